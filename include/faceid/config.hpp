@@ -1,0 +1,120 @@
+// The run configuration: one plain struct per YAML section, every field with its default and a
+// one-line meaning. Loading rejects unknown keys, wrong types and out-of-range values, naming the
+// file, line and key path (`configs/x.yaml:12: train.lr: expected a number > 0, got -1`).
+// `--set section.key=value` overrides go through the same validation.
+#pragma once
+
+#include <cstdint>
+#include <string>
+#include <vector>
+
+namespace faceid {
+
+struct DataConfig {
+  std::string root = "data/synth";           // dataset root in the VAP layout
+  std::vector<std::string> val_persons;       // explicit validation persons (overrides fraction)
+  double val_fraction = 0.2;                  // fraction of persons held out when no list given
+  int64_t split_seed = 7;                     // seed of the person-disjoint split
+  std::string cache_dir = ".faceid_cache";    // on-disk cache of preprocessed frames ("" = off);
+                                              // relative paths are under data.root
+  bool memory_cache = true;                   // keep preprocessed frames in memory
+  int workers = 2;                            // loader threads building batches ahead
+  int prefetch_batches = 4;                   // batches queued ahead of the training step
+  int max_frames_per_person = 0;              // use at most this many frames a person (0 = all)
+};
+
+struct PreprocessConfig {
+  std::string crop = "depth";     // depth: metric crop around the head; fixed: rows 140:340, cols 220:420
+  double crop_mm = 240.0;         // side of the square metric crop, in millimetres
+  int input_size = 128;           // side of the network input, in pixels
+  double depth_range_mm = 150.0;  // depth channel = (depth - head_z) / depth_range_mm, clipped
+  double min_depth_mm = 300.0;    // nearest depth considered when looking for the head
+  double max_depth_mm = 2500.0;   // farthest depth considered when looking for the head
+  int min_blob_pixels = 800;      // smallest blob of valid depth accepted as a head
+  double face_shift = 0.08;       // shift the crop up by this fraction of its side (face over neck)
+};
+
+struct ModelConfig {
+  std::string variant = "squeezenet1_1";  // squeezenet1_1 | faceid_beta
+  int embedding_dim = 128;                // size of the L2-normalised embedding
+  double dropout = 0.2;                   // dropout probability in the head
+};
+
+struct LossConfig {
+  double margin = 1.0;          // contrastive margin: impostor pairs are pushed beyond it
+  std::string mining = "none";  // none | batch_all | batch_hard: also use the cross pairs in a batch
+};
+
+struct AugmentConfig {
+  bool enabled = true;          // augment training batches (never validation or inference)
+  double flip_prob = 0.5;       // probability of a horizontal flip of all channels together
+  double max_shift = 0.06;      // largest translation, as a fraction of the input side
+  double max_scale = 0.08;      // largest relative zoom in or out
+  double color_jitter = 0.15;   // largest relative change of brightness, contrast and each channel
+  double depth_noise_mm = 3.0;  // std-dev of added depth noise, in millimetres
+  double hole_prob = 0.3;       // probability of punching invalid-depth holes into a sample
+};
+
+struct TrainConfig {
+  std::string device = "auto";       // auto | cpu | cuda | cuda:N
+  int threads = 0;                   // CPU threads for the step (0 = all cores)
+  std::string optimizer = "adam";    // adam | sgd
+  double lr = 1e-3;                  // peak learning rate
+  double momentum = 0.9;             // SGD momentum
+  double weight_decay = 1e-4;        // L2 weight decay
+  std::string schedule = "cosine";   // cosine | step | constant
+  double warmup_epochs = 0.5;        // linear warm-up length, in epochs
+  int step_epochs = 10;              // step schedule: decay every this many epochs
+  double step_gamma = 0.1;           // step schedule: decay factor
+  double grad_clip = 5.0;            // clip the global gradient norm to this (0 = off)
+  int epochs = 10;                   // number of epochs
+  int steps_per_epoch = 50;          // optimiser steps per epoch
+  int batch_pairs = 32;              // pairs per batch
+  double positive_fraction = 0.5;    // fraction of genuine pairs in a batch
+  int64_t seed = 1;                  // seed of weights, sampling and augmentation
+  int save_every = 1;                // write last.pt every this many epochs
+  std::string out_dir = "runs";      // parent folder of run folders
+  int val_max_frames_per_person = 0; // validation uses at most this many frames a person (0 = all)
+};
+
+struct UnlockConfig {
+  int enroll_frames = 5;            // frames a user shows at enrollment
+  int min_enroll_frames = 3;        // enrollment is refused below this many usable frames
+  double min_pose_spread = 0.05;    // enrollment refused when embeddings are closer than this on average
+  std::string distance = "min";     // min | mean_k: attempt distance over the templates
+  int mean_k = 3;                   // k of mean_k
+  int lockout_failures = 5;         // consecutive failures before the passcode is required
+  double update_band = 0.5;         // adaptive update when distance in [band*threshold, threshold]
+  int adaptive_capacity = 10;       // bound of the FIFO of adaptive templates
+};
+
+struct Config {
+  DataConfig data;
+  PreprocessConfig preprocess;
+  ModelConfig model;
+  LossConfig loss;
+  AugmentConfig augment;
+  TrainConfig train;
+  UnlockConfig unlock;
+};
+
+// Reads a YAML file; `overrides` are "section.key=value" strings applied after it.
+Config load_config(const std::string& path, const std::vector<std::string>& overrides = {});
+
+// Parses YAML text; `source` names it in error messages.
+Config parse_config(const std::string& yaml_text, const std::string& source,
+                    const std::vector<std::string>& overrides = {});
+
+// Applies one "section.key=value" override with full validation.
+void apply_override(Config& config, const std::string& assignment);
+
+// The resolved config as YAML, every key written; parse_config(to_yaml(c)) == c.
+std::string to_yaml(const Config& config);
+
+// Markdown reference of every key: default and meaning. docs/config.md embeds it.
+std::string config_reference_markdown();
+
+// Throws Errc::bad_input when fields are out of range or inconsistent, naming the key path.
+void validate(const Config& config, const std::string& source);
+
+}  // namespace faceid
