@@ -5,6 +5,7 @@
 
 #include <chrono>
 #include <cmath>
+#include <ctime>
 
 #include "faceid/error.hpp"
 
@@ -45,6 +46,14 @@ std::string format_figure(const BenchFigure& f) {
   if (std::isfinite(f.ratio)) line += fmt::format(" ratio {} {}", number(f.ratio), f.ratio_label);
   line += fmt::format(" [n={}]", f.stats.count);
   return line;
+}
+
+double thread_cpu_seconds() {
+  timespec ts{};
+  if (clock_gettime(CLOCK_THREAD_CPUTIME_ID, &ts) != 0) {
+    throw_internal("clock_gettime(CLOCK_THREAD_CPUTIME_ID) failed");
+  }
+  return static_cast<double>(ts.tv_sec) + 1e-9 * static_cast<double>(ts.tv_nsec);
 }
 
 double peak_rss_mib() {

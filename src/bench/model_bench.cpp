@@ -82,8 +82,8 @@ std::vector<double> bench_train_step(const Config& config, const StepBenchOption
   return samples;
 }
 
-std::vector<double> bench_embed_latency(const ModelConfig& model, int input_size,
-                                        const EmbedBenchOptions& options) {
+TimedSamples bench_embed_latency(const ModelConfig& model, int input_size,
+                                 const EmbedBenchOptions& options) {
   if (options.repeat < 1 || options.warmup < 0) {
     throw_bad_input(fmt::format("embed bench: expected repeat >= 1 and warmup >= 0, got {} and {}",
                                 options.repeat, options.warmup));
@@ -94,12 +94,16 @@ std::vector<double> bench_embed_latency(const ModelConfig& model, int input_size
   net->eval();
   const auto x = layout(torch::randn({1, kChannels, input_size, input_size}),
                         options.channels_last);
-  std::vector<double> samples;
+  TimedSamples samples;
   auto run = [&] {
     for (int i = 0; i < options.warmup + options.repeat; ++i) {
       const auto t0 = Clock::now();
+      const double c0 = thread_cpu_seconds();
       const auto e = net->forward(x);
-      if (i >= options.warmup) samples.push_back(1e3 * seconds_since(t0));
+      if (i >= options.warmup) {
+        samples.cpu.push_back(1e3 * (thread_cpu_seconds() - c0));
+        samples.wall.push_back(1e3 * seconds_since(t0));
+      }
     }
   };
   if (options.inference_mode) {
