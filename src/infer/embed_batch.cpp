@@ -35,4 +35,21 @@ Embeddings embed_crops(EmbeddingNet& model, const std::vector<const float*>& cro
   return out;
 }
 
+std::vector<const float*> crop_pointers(const FrameStore& store,
+                                        std::vector<std::vector<float>>& owned) {
+  std::vector<const float*> ptrs;
+  ptrs.reserve(store.size());
+  owned.reserve(store.size());
+  std::vector<float> scratch;
+  for (size_t i = 0; i < store.size(); ++i) {
+    const float* p = store.crop_data(i, scratch);
+    if (p == scratch.data()) {
+      owned.push_back(scratch);
+      p = owned.back().data();
+    }
+    ptrs.push_back(p);
+  }
+  return ptrs;
+}
+
 }  // namespace faceid

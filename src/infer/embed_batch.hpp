@@ -7,6 +7,7 @@
 #include <vector>
 
 #include "faceid/eval/distances.hpp"
+#include "faceid/data/frame_store.hpp"
 #include "faceid/model/model.hpp"
 
 namespace faceid {
@@ -15,5 +16,10 @@ namespace faceid {
 // time, on `device`. The model's train/eval mode is restored afterwards.
 Embeddings embed_crops(EmbeddingNet& model, const std::vector<const float*>& crops, int size,
                        torch::Device device, int batch = 64);
+
+// Pointers to every crop of `store`, in frame order; crops kept only in the disk cache are read
+// into `owned`, which must outlive the pointers.
+std::vector<const float*> crop_pointers(const FrameStore& store,
+                                        std::vector<std::vector<float>>& owned);
 
 }  // namespace faceid

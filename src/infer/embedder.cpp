@@ -56,7 +56,11 @@ Embeddings Embedder::embed(const std::vector<const FaceCrop*>& crops, int batch)
     }
     data.push_back(c->chw.data());
   }
-  return embed_crops(impl_->loaded.model, data, input_size(), impl_->device, batch);
+  return embed(data, batch);
+}
+
+Embeddings Embedder::embed(const std::vector<const float*>& crops, int batch) const {
+  return embed_crops(impl_->loaded.model, crops, input_size(), impl_->device, batch);
 }
 
 std::vector<float> Embedder::embed(const FaceCrop& crop) const {

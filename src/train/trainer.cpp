@@ -75,20 +75,10 @@ void append_line(const std::filesystem::path& path, const std::string& header,
 
 // Validation: embed every held-out frame, all pairs, exact ROC.
 RocSummary validate(EmbeddingNet& model, const FrameStore& store, torch::Device device) {
-  std::vector<const float*> crops;
+  std::vector<std::vector<float>> owned;
+  const std::vector<const float*> crops = crop_pointers(store, owned);
   std::vector<int> labels;
-  std::vector<float> scratch;
-  std::vector<std::vector<float>> owned;  // crops kept only on disk
-  crops.reserve(store.size());
-  for (size_t i = 0; i < store.size(); ++i) {
-    const float* p = store.crop_data(i, scratch);
-    if (p == scratch.data()) {
-      owned.push_back(scratch);
-      p = owned.back().data();
-    }
-    crops.push_back(p);
-    labels.push_back(store.frame(i).person);
-  }
+  for (const auto& f : store.frames()) labels.push_back(f.person);
   const Embeddings emb = embed_crops(model, crops, store.crop_size(), device);
   PairDistances pd = all_pair_distances_exact(emb, labels, 1);
   ExactRoc roc(std::move(pd.genuine), std::move(pd.impostor));

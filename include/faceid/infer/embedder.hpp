@@ -37,6 +37,8 @@ class Embedder {
 
   // Embeds crops of side input_size(), `batch` at a time. One row per crop, L2-normalised.
   Embeddings embed(const std::vector<const FaceCrop*>& crops, int batch = 64) const;
+  // The same from raw crop buffers (kChannels * input_size()^2 floats each, e.g. FrameStore's).
+  Embeddings embed(const std::vector<const float*>& crops, int batch = 64) const;
   // One crop → one row vector.
   std::vector<float> embed(const FaceCrop& crop) const;
 
