@@ -15,10 +15,10 @@ int main(int argc, char** argv) {
   cli.add_option("--checkpoint", checkpoint, "Checkpoint (runs/NAME/best.pt)")->required();
   cli.add_option("--input", input, "Dataset root, person folder, or one depth file NNN_K_d.dat")
       ->required();
-  cli.add_option("--out", out, "Output FILE.csv or FILE.npy (+ FILE.labels.csv)", true);
-  cli.add_option("--batch", batch, "Frames per forward pass", true)->check(CLI::Range(1, 4096));
-  cli.add_option("--device", device, "auto | cpu | cuda[:N]", true);
-  cli.add_option("--threads", threads, "CPU threads (0 = all cores)", true);
+  cli.add_option("--out", out, "Output FILE.csv or FILE.npy (+ FILE.labels.csv)")->capture_default_str();
+  cli.add_option("--batch", batch, "Frames per forward pass")->capture_default_str()->check(CLI::Range(1, 4096));
+  cli.add_option("--device", device, "auto | cpu | cuda[:N]")->capture_default_str();
+  cli.add_option("--threads", threads, "CPU threads (0 = all cores)")->capture_default_str();
   return faceid::run_app(cli, argc, argv, [&] {
     const std::filesystem::path out_path(out);
     const std::string ext = out_path.extension().string();
