@@ -34,11 +34,11 @@ int main(int argc, char** argv) {
 
     // One row per input frame, in dataset order; no-face frames carry their reason.
     std::map<std::string, int> row_of;
-    for (size_t i = 0; i < set.store.size(); ++i) {
-      row_of[set.store.frame(i).ref.depth_path.string()] = static_cast<int>(i);
+    for (size_t i = 0; i < set.frames.size(); ++i) {
+      row_of[set.frames[i].depth_path.string()] = static_cast<int>(i);
     }
     std::map<std::string, std::string> reason_of;
-    for (const auto& s : set.store.skipped()) reason_of[s.ref.depth_path.string()] = s.reason;
+    for (const auto& s : set.skipped) reason_of[s.ref.depth_path.string()] = s.reason;
     std::vector<faceid::EmbeddingRow> rows;
     size_t no_face = 0;
     for (const auto& person : dataset.persons) {

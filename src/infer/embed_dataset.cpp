@@ -56,17 +56,50 @@ Dataset resolve_input(const fs::path& path) {
 
 EmbeddedSet embed_dataset(const Embedder& embedder, const Dataset& dataset,
                           const std::vector<std::string>& persons, const DataConfig& data,
-                          const LoadProgress& progress) {
-  std::vector<std::string> names = persons;
-  if (names.empty()) {
-    for (const auto& p : dataset.persons) names.push_back(p.identity);
-  }
+                          const LoadProgress& progress, size_t chunk_persons) {
   EmbeddedSet set;
-  set.store = FrameStore::load(dataset, names, data, embedder.config().preprocess, progress);
-  std::vector<std::vector<float>> owned;
-  const std::vector<const float*> ptrs = crop_pointers(set.store, owned);
-  for (const auto& f : set.store.frames()) set.labels.push_back(f.person);
-  set.embeddings = embedder.embed(ptrs);
+  set.persons = persons;
+  if (set.persons.empty()) {
+    for (const auto& p : dataset.persons) set.persons.push_back(p.identity);
+  }
+  size_t total_frames = 0;
+  for (const auto& name : set.persons) {
+    const Person* p = dataset.find(name);
+    if (p == nullptr) throw_bad_input(fmt::format("{}: no person '{}'", dataset.root.string(), name));
+    total_frames += p->frames.size();
+  }
+  std::vector<Embeddings> parts;
+  size_t done_frames = 0;
+  const size_t chunk = std::max<size_t>(1, chunk_persons);
+  for (size_t first = 0; first < set.persons.size(); first += chunk) {
+    const std::vector<std::string> names(
+        set.persons.begin() + static_cast<std::ptrdiff_t>(first),
+        set.persons.begin() + static_cast<std::ptrdiff_t>(std::min(set.persons.size(), first + chunk)));
+    LoadProgress chunk_progress;
+    if (progress) {
+      chunk_progress = [&](size_t done, size_t) { progress(done_frames + done, total_frames); };
+    }
+    const FrameStore store =
+        FrameStore::load(dataset, names, data, embedder.config().preprocess, chunk_progress);
+    for (const auto& p : names) done_frames += dataset.find(p)->frames.size();
+    std::vector<std::vector<float>> owned;
+    const std::vector<const float*> ptrs = crop_pointers(store, owned);
+    for (const auto& f : store.frames()) {
+      set.frames.push_back(f.ref);
+      set.labels.push_back(static_cast<int>(first) + f.person);
+    }
+    set.skipped.insert(set.skipped.end(), store.skipped().begin(), store.skipped().end());
+    parts.push_back(embedder.embed(ptrs));
+  }
+  Eigen::Index rows = 0;
+  for (const auto& p : parts) rows += p.rows();
+  set.embeddings.resize(rows, embedder.dimension());
+  Eigen::Index at = 0;
+  for (const auto& p : parts) {
+    if (p.rows() == 0) continue;
+    set.embeddings.middleRows(at, p.rows()) = p;
+    at += p.rows();
+  }
   return set;
 }
 
@@ -76,6 +109,22 @@ HeldOut held_out_persons(const Embedder& embedder) {
   out.dataset = scan_dataset(c.data.root, /*strict=*/true);
   out.persons = split_persons(out.dataset, c.data).val;
   return out;
+}
+
+EvalSet resolve_eval_set(const Embedder& embedder, const std::string& data_root) {
+  EvalSet set;
+  if (!data_root.empty()) {
+    set.dataset = scan_dataset(data_root, /*strict=*/true);
+    for (const auto& p : set.dataset.persons) set.persons.push_back(p.identity);
+    set.description = fmt::format("all {} persons of {}", set.persons.size(), data_root);
+  } else {
+    HeldOut h = held_out_persons(embedder);
+    set.dataset = std::move(h.dataset);
+    set.persons = std::move(h.persons);
+    set.description = fmt::format("the checkpoint's {} held-out persons of {}", set.persons.size(),
+                                  embedder.config().data.root);
+  }
+  return set;
 }
 
 fs::path latest_best_checkpoint(const fs::path& runs_dir) {

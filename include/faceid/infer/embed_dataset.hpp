@@ -18,18 +18,22 @@ namespace faceid {
 // Errc::bad_input naming the path when it is none of these.
 Dataset resolve_input(const std::filesystem::path& path);
 
-// Embeddings of a set of frames, row i ↔ store.frame(i).
+// Embeddings of a set of frames, row i ↔ frames[i].
 struct EmbeddedSet {
-  FrameStore store;        // the frames, their persons and the skipped (no-face) frames
-  Embeddings embeddings;   // one L2-normalised row per usable frame
-  std::vector<int> labels; // person index of each row (store.persons())
+  std::vector<std::string> persons;  // identities; labels index this
+  std::vector<FrameRef> frames;      // the usable frames, one per embedding row
+  std::vector<int> labels;           // person index of each row
+  std::vector<SkippedFrame> skipped; // frames with no face, with the reason
+  Embeddings embeddings;             // one L2-normalised row per usable frame
 };
 
 // Loads the given persons of `dataset` (all when empty) with the checkpoint's preprocessing
-// (`workers` loader threads; on-disk cache as configured in `data`) and embeds every usable frame.
+// (data.workers loader threads; data.cache_dir as configured) and embeds every usable frame.
+// Persons are processed `chunk_persons` at a time, so memory stays bounded by the embeddings
+// (20,000 frames x 128 floats = 10 MB) rather than the crops.
 EmbeddedSet embed_dataset(const Embedder& embedder, const Dataset& dataset,
                           const std::vector<std::string>& persons, const DataConfig& data,
-                          const LoadProgress& progress = {});
+                          const LoadProgress& progress = {}, size_t chunk_persons = 64);
 
 // The persons a checkpoint held out for validation: its stored config's data.root and split,
 // recomputed (the split is deterministic). Errc::bad_input when the root cannot be scanned.
@@ -38,6 +42,15 @@ struct HeldOut {
   std::vector<std::string> persons;
 };
 HeldOut held_out_persons(const Embedder& embedder);
+
+// The persons evaluate / unlock_sim work on: all persons of `data_root` when given, else the
+// checkpoint's held-out persons. `description` says which, for the apps to print.
+struct EvalSet {
+  Dataset dataset;
+  std::vector<std::string> persons;
+  std::string description;
+};
+EvalSet resolve_eval_set(const Embedder& embedder, const std::string& data_root);
 
 // The newest run folder under `runs_dir` holding best.pt (by best.pt's modification time).
 // Errc::bad_input when there is none.
