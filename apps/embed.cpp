@@ -1,6 +1,8 @@
 // embed: embeddings of a dataset root, a person folder or one frame, as CSV or .npy.
 #include <CLI/CLI.hpp>
 #include <cstdio>
+
+#include <fmt/format.h>
 #include <map>
 
 #include "faceid/app.hpp"

@@ -2,6 +2,8 @@
 #include <CLI/CLI.hpp>
 #include <cstdio>
 
+#include <fmt/format.h>
+
 #include "faceid/app.hpp"
 #include "faceid/error.hpp"
 #include "faceid/infer/embed_dataset.hpp"

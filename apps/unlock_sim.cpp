@@ -3,6 +3,8 @@
 #include <cmath>
 #include <cstdio>
 
+#include <fmt/format.h>
+
 #include "faceid/app.hpp"
 #include "faceid/error.hpp"
 #include "faceid/eval/plot.hpp"
