@@ -10,6 +10,7 @@
 #include "faceid/app.hpp"
 #include "faceid/bench/bench.hpp"
 #include "faceid/config.hpp"
+#include "faceid/memory.hpp"
 
 int main(int argc, char** argv) {
   CLI::App cli{"Benchmark faceid: .dat parsing, frame loading and cache, the training step and "
@@ -25,7 +26,7 @@ int main(int argc, char** argv) {
   int batch_pairs = 0;
   std::string work_dir = rq.work_dir.string();
   cli.add_option("--what", what,
-                 "Comma-separated: sgemm,parse,load,step,embed,tune or all")
+                 "Comma-separated: sgemm,parse,load,step,train,embed,unlock,tune or all")
       ->capture_default_str();
   cli.add_option("--repeat", rq.repeat, "Runs a figure (medians are quoted)")->capture_default_str();
   cli.add_option("--threads", rq.threads, "Intra-op threads of training, step and sgemm")
@@ -40,9 +41,13 @@ int main(int argc, char** argv) {
   cli.add_option("--batch-pairs", batch_pairs, "train.batch_pairs");
   cli.add_option("--sgemm-size", rq.sgemm_size, "Side of the sgemm matrices")->capture_default_str();
   cli.add_option("--step-steps", rq.step_steps, "step: timed steps a run")->capture_default_str();
+  cli.add_option("--train-steps", rq.train_steps, "train: steps an epoch")->capture_default_str();
   cli.add_option("--latency-calls", rq.latency_calls, "embed/unlock: timed calls a run")
       ->capture_default_str();
   cli.add_flag("--channels-last", rq.channels_last, "step/embed: channels-last layout");
+  bool heap_malloc = false;
+  cli.add_flag("--heap-malloc", heap_malloc,
+               "Keep freed memory in the heap (faceid::keep_freed_memory_in_heap) before any work");
   cli.add_option("--work-dir", work_dir, "Synthetic data set, cache and runs")
       ->capture_default_str();
   cli.add_option("--synth-persons", rq.synth_persons, "Bench data set persons")
@@ -50,6 +55,9 @@ int main(int argc, char** argv) {
   cli.add_option("--synth-poses", rq.synth_poses, "Bench data set poses a person")
       ->capture_default_str();
   return faceid::run_app(cli, argc, argv, [&] {
+    if (heap_malloc && !faceid::keep_freed_memory_in_heap()) {
+      std::fprintf(stderr, "bench: warning: mallopt refused; the allocator is unchanged\n");
+    }
     if (!variant.empty()) overrides.push_back("model.variant=" + variant);
     if (input_size > 0) overrides.push_back("preprocess.input_size=" + std::to_string(input_size));
     if (batch_pairs > 0) overrides.push_back("train.batch_pairs=" + std::to_string(batch_pairs));

@@ -11,7 +11,8 @@
 namespace faceid {
 namespace {
 
-const std::vector<std::string> kSections = {"sgemm", "parse", "load", "step", "embed", "tune"};
+const std::vector<std::string> kSections = {"sgemm", "parse", "load",   "step",
+                                            "train", "embed", "unlock", "tune"};
 
 BenchFigure figure(std::string name, std::string unit, std::vector<double> samples,
                    bool show_p99 = false) {
@@ -91,7 +92,9 @@ class Suite {
     if (sections.count("parse")) parse();
     if (sections.count("load")) load();
     if (sections.count("step")) step();
+    if (sections.count("train")) train();
     if (sections.count("embed")) embed();
+    if (sections.count("unlock")) unlock();
     if (sections.count("tune")) tune();
   }
 
@@ -176,6 +179,51 @@ class Suite {
                             map(s[1], [&](double x) { return flops / x / 1e9; })),
                      sgemm, fmt::format("of sgemm {:.4g} GFLOP/s (roofline)", sgemm)));
     emit_(figure("step.peak_rss_mib", "MiB", {peak_rss_mib()}));
+  }
+
+  void train() {
+    const auto root = dataset();
+    Config c = rq_.config;
+    c.data.root = root.string();
+    c.data.cache_dir = (rq_.work_dir / "cache").string();
+    c.train.threads = rq_.threads;
+    c.train.steps_per_epoch = rq_.train_steps;
+    c.train.val_max_frames_per_person = 2;
+    if (c.data.val_persons.empty()) {  // validation needs 2 persons (genuine and impostor pairs)
+      c.data.val_fraction = std::max(c.data.val_fraction, 2.0 / rq_.synth_persons);
+    }
+    log_(fmt::format("train: run_training {}, {} epochs of {} steps (the first is warm-up) ...",
+                     tag(), rq_.repeat + 1, rq_.train_steps));
+    std::vector<double> sgemm = sgemm_run();
+    const TrainBench tb = bench_training(c, rq_.repeat + 1, rq_.work_dir / "runs" / tag());
+    set_bench_threads(rq_.threads);
+    append(sgemm, sgemm_run());
+    const double flops_per_pair =
+        train_step_flops(network_cost(c.model, c.preprocess.input_size), 1);
+    const double g = summarize(sgemm).median;
+    const std::string name = fmt::format("train.{}", tag());
+    emit_(figure(name + ".pairs_per_s", fmt::format("pairs/s, {} threads + {} loader workers",
+                                                    rq_.threads, c.data.workers),
+                 tb.pairs_per_s));
+    emit_(figure(name + ".data_wait_fraction", "of epoch time", tb.data_wait_fraction));
+    emit_(with_ratio(figure(name + ".gflops", "GFLOP/s",
+                            map(tb.pairs_per_s, [&](double x) { return x * flops_per_pair / 1e9; })),
+                     g, fmt::format("of sgemm {:.4g} GFLOP/s (roofline)", g)));
+    emit_(figure(name + ".peak_rss_mib", "MiB, whole process", {tb.peak_rss_mib}));
+  }
+
+  void unlock() {
+    const auto root = dataset();
+    log_(fmt::format("unlock: frame -> decision {} on {} thread(s) ...", tag(),
+                     rq_.latency_threads));
+    TimedSamples samples;
+    for (int r = 0; r < rq_.repeat; ++r) {
+      append(samples, bench_unlock_latency(rq_.config, root, rq_.work_dir, rq_.latency_threads,
+                                           rq_.latency_calls, 5));
+    }
+    set_bench_threads(rq_.threads);
+    emit_latency(fmt::format("unlock.{}.threads{}.latency_ms", tag(), rq_.latency_threads),
+                 samples);
   }
 
   TimedSamples embed_run(bool inference_mode, bool channels_last) const {

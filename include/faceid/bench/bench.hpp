@@ -130,6 +130,30 @@ std::vector<double> bench_frame_store(const std::filesystem::path& root, const D
                                       const std::filesystem::path& cache_dir, bool from_cache,
                                       int repeat);
 
+// ---- end to end -------------------------------------------------------------------------------
+
+// End-to-end training through faceid::run_training (BatchLoader + step, exactly as train runs
+// it) on `config` for `epochs` epochs into `run_dir` (overwritten). The first epoch is warm-up;
+// the samples are the later epochs' figures. Validation and checkpoints are not in the timing.
+struct TrainBench {
+  std::vector<double> pairs_per_s;         // per epoch after the first
+  std::vector<double> data_wait_fraction;  // per epoch after the first
+  double peak_rss_mib = 0;                 // of this process, after training
+  int64_t parameters = 0;
+};
+TrainBench bench_training(const Config& config, int epochs, const std::filesystem::path& run_dir);
+
+// Unlock latency, from a decoded frame (in memory) to the decision: Embedder::preprocess, one
+// embedding, template distance and threshold (UnlockPolicy::attempt through TemplateStore::verify),
+// milliseconds per attempt. The model is `config`'s, freshly initialised and saved as a checkpoint
+// under `work_dir` (the cost does not depend on the weights); one user is enrolled from
+// unlock.enroll_frames frames of the first person of `dataset_root`, attempts cycle over the
+// frames of the first two persons that have a face. The threshold accepts every attempt (the
+// adaptive update off), so every attempt runs the full match.
+TimedSamples bench_unlock_latency(const Config& config, const std::filesystem::path& dataset_root,
+                                  const std::filesystem::path& work_dir, int threads, int calls,
+                                  int warmup);
+
 // Writes the crops of `store` for the Python reference (scripts/reference/pytorch_reference.py):
 // DIR/crops.npy, N x 4 x S x S float32 little-endian in store order, and DIR/labels.csv with the
 // header index,person,identity,pose,repetition,depth_file. Both written atomically; DIR is
@@ -149,6 +173,7 @@ struct BenchRequest {
   Config config;                   // model.variant, preprocess.input_size, train.batch_pairs, ...
   int sgemm_size = 1024;           // side of the sgemm matrices
   int step_steps = 3;              // step: timed steps a run (after 1 untimed)
+  int train_steps = 8;             // train: steps an epoch (repeat + 1 epochs, the first warm-up)
   int latency_calls = 50;          // embed/unlock: timed calls a run (after 5 untimed)
   bool channels_last = false;      // step/embed: channels-last weights and inputs
   std::filesystem::path work_dir = "/tmp/faceid_bench";  // synthetic data set, cache, runs
