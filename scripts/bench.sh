@@ -6,6 +6,8 @@
 #
 #   scripts/bench.sh            everything: C++-only figures, then per model config training end
 #                               to end, the step alone, embedding latency, unlock latency
+#
+# The table gives the median of each side and, as C++/Py, the median of the per-round ratios.
 #   scripts/bench.sh --quick    squeezenet1_1 at 128 only, REPEAT=2, STEPS=4
 #   scripts/bench.sh --tune     the tuning comparisons: OpenBLAS openmp vs pthread (per process,
 #                               through LD_LIBRARY_PATH), glibc malloc default vs heap-only
@@ -55,6 +57,15 @@ value() { sed -nE "s/^($1): ([0-9.e+-]+) \\(.*/\\2/p" | head -n 1; }
 result() { sed -nE "s/^RESULT $1=([0-9.e+-]+)$/\\1/p" | head -n 1; }
 median() { printf '%s\n' "$@" | sort -g | awk '{v[NR]=$1} END {if (NR==0) print "nan"; else if (NR%2) print v[(NR+1)/2]; else print (v[NR/2]+v[NR/2+1])/2}'; }
 ratio() { awk -v a="$1" -v b="$2" 'BEGIN { if (b > 0) printf "%.3f", a / b; else print "nan" }'; }
+# paired NUM_ARRAY_NAME DEN_ARRAY_NAME: the median of the per-round ratios num[i] / den[i]. Runs
+# of one round are minutes apart, so their ratio is robust to the load of a shared machine
+# drifting between rounds.
+paired() {
+  local -n num=$1 den=$2
+  local out=() i
+  for i in "${!num[@]}"; do out+=("$(ratio "${num[$i]}" "${den[$i]}")"); done
+  median "${out[@]}"
+}
 ROWS=()
 row() { ROWS+=("$(printf '%-52s %12s %12s %8s' "$1" "$2" "$3" "$4")"); say "${ROWS[-1]}"; }
 
@@ -73,7 +84,7 @@ if [ "$MODE" = tune ]; then
     for blas in openmp pthread; do
       out=$(LD_LIBRARY_PATH="$LIBDIR/openblas-$blas" "$BENCH" --what sgemm,step,embed --repeat 1 \
         --step-steps 2 --latency-calls 30 "${COMMON[@]}" 2>>"$LOG")
-      echo "[$blas] $out" >>"$LOG"
+      echo "$out" | sed "s/^/[$blas] /" >>"$LOG"
       sg[$blas]+=" $(echo "$out" | value "sgemm\\.[^ ]*")"
       st[$blas]+=" $(echo "$out" | value "step\\.[^ ]*\\.pairs_per_s")"
       em[$blas]+=" $(echo "$out" | value "embed\\.[^ ]*\\.latency_ms")"
@@ -82,7 +93,7 @@ if [ "$MODE" = tune ]; then
       flag=(); [ "$alloc" = heap ] && flag=(--heap-malloc)
       out=$("$BENCH" --what step,embed --repeat 1 --step-steps 2 --latency-calls 30 "${flag[@]}" \
         "${COMMON[@]}" 2>>"$LOG")
-      echo "[$alloc malloc] $out" >>"$LOG"
+      echo "$out" | sed "s/^/[$alloc malloc] /" >>"$LOG"
       st[$alloc]+=" $(echo "$out" | value "step\\.[^ ]*\\.pairs_per_s")"
       em[$alloc]+=" $(echo "$out" | value "embed\\.[^ ]*\\.latency_ms")"
     done
@@ -122,7 +133,7 @@ for cfg in $CONFIGS; do
       flag=(); [ "$alloc" = heap ] && flag=(--heap-malloc)
       out=$("$BENCH" --what train --repeat 1 --train-steps "$STEPS" "${flag[@]}" "${model[@]}" \
         "${COMMON[@]}" 2>>"$LOG")
-      echo "[$alloc malloc] $out" >>"$LOG"
+      echo "$out" | sed "s/^/[$alloc malloc] /" >>"$LOG"
       pps=$(echo "$out" | value "train\\.[^ ]*\\.pairs_per_s")
       wait=$(echo "$out" | value "train\\.[^ ]*\\.data_wait_fraction")
       if [ "$alloc" = heap ]; then heap_train+=("$pps"); heap_wait+=("$wait")
@@ -138,7 +149,7 @@ for cfg in $CONFIGS; do
     fi
     out=$("$PY" "$REF" --mode train --crops "$crops" "${model[@]}" --batch-pairs "$BATCH" \
       --steps "$STEPS" --epochs 2 --threads "$THREADS" --workers 2 2>>"$LOG")
-    echo "[python] $out" >>"$LOG"
+    echo "$out" | sed "s/^/[python] /" >>"$LOG"
     py_train+=("$(echo "$out" | result train_pairs_per_s)")
     py_wait+=("$(echo "$out" | result train_data_wait_fraction)")
 
@@ -146,38 +157,41 @@ for cfg in $CONFIGS; do
       flag=(); [ "$alloc" = heap ] && flag=(--heap-malloc)
       out=$("$BENCH" --what step --repeat 1 --step-steps 2 "${flag[@]}" "${model[@]}" \
         "${COMMON[@]}" 2>>"$LOG")
-      echo "[$alloc malloc] $out" >>"$LOG"
+      echo "$out" | sed "s/^/[$alloc malloc] /" >>"$LOG"
       pps=$(echo "$out" | value "step\\.[^ ]*\\.pairs_per_s")
       if [ "$alloc" = heap ]; then heap_step+=("$pps"); else cpp_step+=("$pps"); fi
     done
     out=$("$PY" "$REF" --mode step "${model[@]}" --batch-pairs "$BATCH" --steps 2 --warmup 1 \
       --threads "$THREADS" 2>>"$LOG")
-    echo "[python] $out" >>"$LOG"
+    echo "$out" | sed "s/^/[python] /" >>"$LOG"
     py_step+=("$(echo "$out" | result step_pairs_per_s)")
 
     out=$("$BENCH" --what embed --repeat 1 --latency-threads 1 "${model[@]}" "${COMMON[@]}" 2>>"$LOG")
     echo "$out" >>"$LOG"
     cpp_embed+=("$(echo "$out" | value "embed\\.[^ ]*\\.latency_ms")")
     out=$("$PY" "$REF" --mode embed "${model[@]}" --threads 1 --repeat 50 --warmup 5 2>>"$LOG")
-    echo "[python] $out" >>"$LOG"
+    echo "$out" | sed "s/^/[python] /" >>"$LOG"
     py_embed+=("$(echo "$out" | result embed_inference_mode_p50_ms)")
     py_embed_ng+=("$(echo "$out" | result embed_no_grad_p50_ms)")
   done
   b=$(median "${py_train[@]}")
-  a=$(median "${cpp_train[@]}"); row "train.$tag.pairs_per_s" "$a" "$b" "$(ratio "$a" "$b")"
-  a=$(median "${heap_train[@]}"); row "train.$tag.pairs_per_s --heap-malloc" "$a" "$b" "$(ratio "$a" "$b")"
+  row "train.$tag.pairs_per_s" "$(median "${cpp_train[@]}")" "$b" "$(paired cpp_train py_train)"
+  row "train.$tag.pairs_per_s --heap-malloc" "$(median "${heap_train[@]}")" "$b" \
+    "$(paired heap_train py_train)"
   b=$(median "${py_wait[@]}")
   row "train.$tag.data_wait_fraction" "$(median "${cpp_wait[@]}")" "$b" "-"
   row "train.$tag.data_wait_fraction --heap-malloc" "$(median "${heap_wait[@]}")" "$b" "-"
   row "train.$tag.roofline (fraction of sgemm)" "$(median "${roof[@]}")" "-" "-"
   row "train.$tag.peak_rss_mib" "$(median "${rss[@]}")" "-" "-"
   b=$(median "${py_step[@]}")
-  a=$(median "${cpp_step[@]}"); row "step.$tag.pairs_per_s" "$a" "$b" "$(ratio "$a" "$b")"
-  a=$(median "${heap_step[@]}"); row "step.$tag.pairs_per_s --heap-malloc" "$a" "$b" "$(ratio "$a" "$b")"
-  a=$(median "${cpp_embed[@]}"); b=$(median "${py_embed[@]}")
-  row "embed.$tag.p50_ms (1 thread, InferenceMode)" "$a" "$b" "$(ratio "$a" "$b")"
-  b=$(median "${py_embed_ng[@]}")
-  row "embed.$tag.p50_ms (vs Python no_grad)" "$a" "$b" "$(ratio "$a" "$b")"
+  row "step.$tag.pairs_per_s" "$(median "${cpp_step[@]}")" "$b" "$(paired cpp_step py_step)"
+  row "step.$tag.pairs_per_s --heap-malloc" "$(median "${heap_step[@]}")" "$b" \
+    "$(paired heap_step py_step)"
+  a=$(median "${cpp_embed[@]}")
+  row "embed.$tag.p50_ms (1 thread, InferenceMode)" "$a" "$(median "${py_embed[@]}")" \
+    "$(paired cpp_embed py_embed)"
+  row "embed.$tag.p50_ms (vs Python no_grad)" "$a" "$(median "${py_embed_ng[@]}")" \
+    "$(paired cpp_embed py_embed_ng)"
   "$BENCH" --what unlock --repeat "$REPEAT" --latency-threads 1 "${model[@]}" "${COMMON[@]}" \
     2>>"$LOG" | tee -a "$LOG"
 done

@@ -40,9 +40,9 @@ TrainBench bench_training(const Config& config, int epochs, const std::filesyste
   return out;
 }
 
-TimedSamples bench_unlock_latency(const Config& config, const std::filesystem::path& dataset_root,
-                                  const std::filesystem::path& work_dir, int threads, int calls,
-                                  int warmup) {
+UnlockBench bench_unlock_latency(const Config& config, const std::filesystem::path& dataset_root,
+                                 const std::filesystem::path& work_dir, int threads, int calls,
+                                 int warmup) {
   if (calls < 1 || warmup < 0) {
     throw_bad_input(fmt::format("unlock bench: expected calls >= 1 and warmup >= 0, got {} and {}",
                                 calls, warmup));
@@ -91,27 +91,32 @@ TimedSamples bench_unlock_latency(const Config& config, const std::filesystem::p
   store.add("user", enrolled, embedder.fingerprint());
   UnlockPolicy policy(config.unlock, /*threshold=*/2.0, /*adaptive_update=*/false);
 
-  TimedSamples samples;
+  UnlockBench out;
   for (int i = 0; i < warmup + calls; ++i) {
     const Frame& frame = frames[static_cast<size_t>(i) % frames.size()];
     const auto t0 = Clock::now();
     const double c0 = thread_cpu_seconds();
     const PreprocessResult pre = embedder.preprocess(frame);
+    const double c1 = thread_cpu_seconds();
     if (!pre.ok) throw_internal("unlock bench: a frame lost its face");
     const std::vector<float> e = embedder.embed(pre.crop);
+    const double c2 = thread_cpu_seconds();
     const UnlockDecision d = store.verify(
         "user", Eigen::Map<const Eigen::RowVectorXf>(e.data(), embedder.dimension()), policy);
-    const double cpu = thread_cpu_seconds() - c0;
+    const double c3 = thread_cpu_seconds();
     const double wall = std::chrono::duration<double>(Clock::now() - t0).count();
     if (d.outcome != UnlockOutcome::accepted) {
       throw_internal(fmt::format("unlock bench: attempt {} was {}", i, to_string(d.outcome)));
     }
     if (i >= warmup) {
-      samples.wall.push_back(1e3 * wall);
-      samples.cpu.push_back(1e3 * cpu);
+      out.total.wall.push_back(1e3 * wall);
+      out.total.cpu.push_back(1e3 * (c3 - c0));
+      out.preprocess_cpu_ms.push_back(1e3 * (c1 - c0));
+      out.embed_cpu_ms.push_back(1e3 * (c2 - c1));
+      out.match_cpu_ms.push_back(1e3 * (c3 - c2));
     }
   }
-  return samples;
+  return out;
 }
 
 }  // namespace faceid

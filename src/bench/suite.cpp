@@ -216,14 +216,24 @@ class Suite {
     const auto root = dataset();
     log_(fmt::format("unlock: frame -> decision {} on {} thread(s) ...", tag(),
                      rq_.latency_threads));
-    TimedSamples samples;
+    UnlockBench all;
     for (int r = 0; r < rq_.repeat; ++r) {
-      append(samples, bench_unlock_latency(rq_.config, root, rq_.work_dir, rq_.latency_threads,
-                                           rq_.latency_calls, 5));
+      const UnlockBench u = bench_unlock_latency(rq_.config, root, rq_.work_dir,
+                                                 rq_.latency_threads, rq_.latency_calls, 5);
+      append(all.total, u.total);
+      append(all.preprocess_cpu_ms, u.preprocess_cpu_ms);
+      append(all.embed_cpu_ms, u.embed_cpu_ms);
+      append(all.match_cpu_ms, u.match_cpu_ms);
     }
     set_bench_threads(rq_.threads);
-    emit_latency(fmt::format("unlock.{}.threads{}.latency_ms", tag(), rq_.latency_threads),
-                 samples);
+    const std::string name =
+        fmt::format("unlock.{}.threads{}.latency_ms", tag(), rq_.latency_threads);
+    emit_latency(name, all.total);
+    if (rq_.latency_threads == 1) {
+      emit_(figure(name + ".cpu.preprocess", "ms of thread CPU time", all.preprocess_cpu_ms, true));
+      emit_(figure(name + ".cpu.embed", "ms of thread CPU time", all.embed_cpu_ms, true));
+      emit_(figure(name + ".cpu.match", "ms of thread CPU time", all.match_cpu_ms, true));
+    }
   }
 
   TimedSamples embed_run(bool inference_mode, bool channels_last) const {

@@ -145,14 +145,20 @@ TrainBench bench_training(const Config& config, int epochs, const std::filesyste
 
 // Unlock latency, from a decoded frame (in memory) to the decision: Embedder::preprocess, one
 // embedding, template distance and threshold (UnlockPolicy::attempt through TemplateStore::verify),
-// milliseconds per attempt. The model is `config`'s, freshly initialised and saved as a checkpoint
-// under `work_dir` (the cost does not depend on the weights); one user is enrolled from
-// unlock.enroll_frames frames of the first person of `dataset_root`, attempts cycle over the
-// frames of the first two persons that have a face. The threshold accepts every attempt (the
-// adaptive update off), so every attempt runs the full match.
-TimedSamples bench_unlock_latency(const Config& config, const std::filesystem::path& dataset_root,
-                                  const std::filesystem::path& work_dir, int threads, int calls,
-                                  int warmup);
+// milliseconds per attempt, and the thread CPU time of each stage. The model is `config`'s,
+// freshly initialised and saved as a checkpoint under `work_dir` (the cost does not depend on the
+// weights); one user is enrolled from unlock.enroll_frames frames of the first person of
+// `dataset_root`, attempts cycle over the frames of the first two persons that have a face. The
+// threshold accepts every attempt (the adaptive update off), so every attempt runs the full match.
+struct UnlockBench {
+  TimedSamples total;
+  std::vector<double> preprocess_cpu_ms;
+  std::vector<double> embed_cpu_ms;
+  std::vector<double> match_cpu_ms;
+};
+UnlockBench bench_unlock_latency(const Config& config, const std::filesystem::path& dataset_root,
+                                 const std::filesystem::path& work_dir, int threads, int calls,
+                                 int warmup);
 
 // Writes the crops of `store` for the Python reference (scripts/reference/pytorch_reference.py):
 // DIR/crops.npy, N x 4 x S x S float32 little-endian in store order, and DIR/labels.csv with the
