@@ -56,19 +56,20 @@ void shade(const Scene& sc, const std::vector<Fragment>& frags, cv::Mat& color, 
   const Rgb door{ses.wall.r * 0.3f, ses.wall.g * 0.3f, ses.wall.b * 0.32f};
   const float hair_dropout = 0.03f + 0.25f * (1 - std::min(1.0f, luminance(face.hair) * 2));
   const float vig_norm = 0.2f / (cam.cx * cam.cx + cam.cy * cam.cy);
+  const float inv_fx = 1.0f / cam.fx, inv_fy = 1.0f / cam.fy;
   const Rgb neck{face.skin.r * 0.93f, face.skin.g * 0.92f, face.skin.b * 0.92f};
 
   for (int v = 0; v < cam.height; ++v) {
     uint8_t* out = color.ptr<uint8_t>(v);
     const Fragment* frow = frags.data() + static_cast<size_t>(v) * cam.width;
-    const float ry = (static_cast<float>(v) - cam.cy) / cam.fy;
+    const float ry = (static_cast<float>(v) - cam.cy) * inv_fy;
     const bool depth_row = (v & 1) == 0;
     const float dv = static_cast<float>(v) - cam.cy;
     const float row_gain = sc.frame.exposure;
     const float wall_grad = 0.92f + 0.12f * static_cast<float>(v) / cam.height;
     const uint8_t* lens_row = lens_mask.empty() ? nullptr : lens_mask.ptr<uint8_t>(v);
     for (int u = 0; u < cam.width; ++u) {
-      const float rx = (static_cast<float>(u) - cam.cx) / cam.fx;
+      const float rx = (static_cast<float>(u) - cam.cx) * inv_fx;
       const Fragment& fr = frow[u];
       const bool depth_px = depth_row && (u & 1) == 0;
       Rgb c;
@@ -78,9 +79,11 @@ void shade(const Scene& sc, const std::vector<Fragment>& frags, cv::Mat& color, 
           c = door;  // an open door or corridor: nothing within the sensor's range
         } else {
           c = Rgb{wall.r * wall_grad, wall.g * wall_grad, wall.b * wall_grad};
-          const float nr = sc.wall_normal.x() * rx + sc.wall_normal.z();
-          z = sc.wall_offset / nr;
-          if (depth_px) cos_inc = std::fabs(nr) / std::sqrt(rx * rx + ry * ry + 1);
+          if (depth_px) {  // only depth pixels need the wall's distance
+            const float nr = sc.wall_normal.x() * rx + sc.wall_normal.z();
+            z = sc.wall_offset / nr;
+            cos_inc = std::fabs(nr) / std::sqrt(rx * rx + ry * ry + 1);
+          }
         }
       } else {
         const Tri& tri = mesh.tris[fr.tri];
@@ -129,7 +132,7 @@ void shade(const Scene& sc, const std::vector<Fragment>& frags, cv::Mat& color, 
                 (albedo.b * shade + spec) * lc.b};
         cos_inc = std::fabs(n.dot(view));
       }
-      if (lens_row && lens_row[u] > 0 && (z == 0 || z > sc.lens_z[lens_row[u] - 1] - 2)) {
+      if (lens_row && lens_row[u] > 0 && (fr.tri < 0 || z > sc.lens_z[lens_row[u] - 1] - 2)) {
         c = Rgb{c.r * 0.9f + 0.05f * lc.r, c.g * 0.93f + 0.05f * lc.g, c.b * 0.95f + 0.05f * lc.b};
         dropout = std::max(dropout, 0.3f);
       }
