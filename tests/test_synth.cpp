@@ -4,6 +4,8 @@
 
 #include <algorithm>
 #include <charconv>
+#include <chrono>
+#include <cstdio>
 #include <cstdlib>
 #include <cstring>
 #include <filesystem>
@@ -381,4 +383,37 @@ TEST_CASE("synth CLI: exit codes", "[synth][cli]") {
   CHECK(fs::exists(tmp.path / "ok" / "synth_00000" / "001_1_d.png"));
   CHECK(fs::exists(tmp.path / "ok" / "synth_manifest.yaml"));
   CHECK_FALSE(fs::exists(tmp.path / "a"));
+}
+
+// Speed, for docs/synth.md: `build/bin/faceid_tests "[synth-bench]"` (hidden from the normal run).
+TEST_CASE("synth: render and write speed", "[.][synth-bench]") {
+  using clock = std::chrono::steady_clock;
+  auto ms_since = [](clock::time_point t0) {
+    return std::chrono::duration<double, std::milli>(clock::now() - t0).count();
+  };
+  constexpr int kFrames = 17;
+  faceid::render_synth_frame(1, 0, 1, 1);  // first call builds the static tables
+  auto t0 = clock::now();
+  for (int pose = 1; pose <= kFrames; ++pose) faceid::render_synth_frame(1, 1, 1, pose);
+  const double render_ms = ms_since(t0) / kFrames;
+  TempDir tmp("synth_bench");
+  faceid::SynthOptions o;
+  o.persons = 1;
+  o.first_person = 1;
+  o.sessions = 1;
+  o.poses = kFrames;
+  o.threads = 1;
+  o.out = tmp.path / "vap";
+  t0 = clock::now();
+  faceid::generate_synth_dataset(o);
+  const double vap_ms = ms_since(t0) / kFrames;
+  o.compact = true;
+  o.out = tmp.path / "compact";
+  t0 = clock::now();
+  faceid::generate_synth_dataset(o);
+  const double compact_ms = ms_since(t0) / kFrames;
+  std::printf("synth, one thread, wall clock per frame: render_synth_frame %.1f ms, "
+              "render + write VAP (BMP + .dat) %.1f ms, render + write compact (PNG) %.1f ms\n",
+              render_ms, vap_ms, compact_ms);
+  CHECK(render_ms < 250);  // generous: shared CI machines; the target is <= 50 ms on an idle core
 }

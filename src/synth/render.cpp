@@ -27,8 +27,7 @@ inline float pow16(float x) {
 inline float luminance(const Rgb& c) { return 0.3f * c.r + 0.59f * c.g + 0.11f * c.b; }
 
 inline uint8_t to_byte(float v) {
-  const float s = v * 255.0f + 0.5f;
-  return static_cast<uint8_t>(s <= 0 ? 0 : (s >= 255 ? 255 : s));
+  return static_cast<uint8_t>(static_cast<int>(std::min(std::max(v * 255.0f + 0.5f, 0.0f), 255.0f)));
 }
 
 }  // namespace
@@ -36,9 +35,12 @@ inline uint8_t to_byte(float v) {
 void shade(const Scene& sc, const std::vector<Fragment>& frags, cv::Mat& color, IdealDepth& ideal) {
   const Mesh& mesh = sc.mesh;
   const Camera& cam = kColorCamera;
+  thread_local cv::Mat lens_mask_buffer;
   cv::Mat lens_mask;
   if (sc.face.glasses) {
-    lens_mask = cv::Mat::zeros(cam.height, cam.width, CV_8UC1);
+    lens_mask_buffer.create(cam.height, cam.width, CV_8UC1);
+    lens_mask_buffer.setTo(0);
+    lens_mask = lens_mask_buffer;
     for (int side = 0; side < 2; ++side) {
       const std::vector<std::vector<cv::Point>> poly{sc.lens_outline[side]};
       cv::fillPoly(lens_mask, poly, cv::Scalar(side + 1));
@@ -160,10 +162,11 @@ SynthFrame render_frame(uint64_t seed, int person, int session, int pose, Render
     throw_bad_input(fmt::format("synth: pose must be in 1..{}, got {}", kPoseCount, pose));
   }
   const Scene sc = build_scene(seed, person, session, pose);
+  // Scratch buffers live on with the thread: large fresh allocations cost page faults.
   thread_local std::vector<Fragment> frags;
+  thread_local IdealDepth ideal;
   rasterize(sc.mesh, kColorCamera, frags);
   cv::Mat color;
-  IdealDepth ideal;
   shade(sc, frags, color, ideal);
 
   const uint64_t p = static_cast<uint64_t>(person), s = static_cast<uint64_t>(session),
