@@ -329,8 +329,9 @@ TEST_CASE("depth writer: VAP .dat text", "[synth][depth_io]") {
   const auto rows = parse_dat(text);
   REQUIRE(rows.size() == 480);
   for (int y = 0; y < 480; y += 37) {
-    REQUIRE(rows[static_cast<size_t>(y)].size() == 640);
-    for (int x = 0; x < 640; ++x) CHECK(rows[static_cast<size_t>(y)][static_cast<size_t>(x)] == f.depth_raw.at<int16_t>(y, x));
+    const std::vector<int>& row = rows[static_cast<size_t>(y)];
+    REQUIRE(row.size() == 640);
+    for (int x = 0; x < 640; ++x) CHECK(row[static_cast<size_t>(x)] == f.depth_raw.at<int16_t>(y, x));
   }
   TempDir tmp("depth_dat");
   faceid::write_depth_dat(tmp.path / "d.dat", raw);

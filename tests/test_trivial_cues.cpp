@@ -100,7 +100,8 @@ TEST_CASE("synth: trivial cues do not separate identities", "[synth][realism]") 
       const float* d = r.crop.channel(3);
       for (int y = 0; y < s; ++y) {
         for (int x = 0; x < s; ++x) {
-          depth[static_cast<size_t>((y * kGrid / s) * kGrid + x * kGrid / s)] += d[static_cast<size_t>(y) * s + x];
+          const size_t cell_index = static_cast<size_t>((y * kGrid / s) * kGrid + x * kGrid / s);
+          depth[cell_index] += d[static_cast<size_t>(y) * s + x];
         }
       }
       const float cell = static_cast<float>(s * s) / (kGrid * kGrid);
@@ -114,7 +115,8 @@ TEST_CASE("synth: trivial cues do not separate identities", "[synth][realism]") 
   CHECK(no_face == 0);  // the preprocessing finds every synthetic head
   const double eer_color = pair_eer(mean_color, identity);
   const double eer_depth = pair_eer(raw_depth, identity);
-  std::printf("trivial-cue EER on %zu held-out frames of 12 identities: mean colour %.1f%%, raw depth %.1f%%\n",
+  std::printf("trivial-cue EER on %zu held-out frames of 12 identities: mean colour %.1f%%, "
+              "raw depth %.1f%%\n",
               identity.size(), 100 * eer_color, 100 * eer_depth);
   CHECK(eer_color > 0.10);
   CHECK(eer_depth > 0.10);

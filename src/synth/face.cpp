@@ -86,8 +86,9 @@ float beard_mask(const Face& f, float x, float y, float at) {
   if (m <= 0) return 0;
   const float my = mouth_line(f, x);
   const float lx = std::fabs(x) / (f.mouth_half_w + 3);
-  const float lip_zone = smoothstep(1.0f, 0.8f, lx) * smoothstep(my - mouth_gap(f) - 9, my - mouth_gap(f) - 7, y) *
-                         smoothstep(my + 7, my + 5, y);
+  const float low = my - mouth_gap(f);
+  const float lip_zone =
+      smoothstep(1.0f, 0.8f, lx) * smoothstep(low - 9, low - 7, y) * smoothstep(my + 7, my + 5, y);
   return m * (1 - lip_zone);
 }
 

@@ -117,7 +117,7 @@ void shade(const Scene& sc, const std::vector<Fragment>& frags, cv::Mat& color, 
           case Material::torso: {
             const float y = bw[0] * mesh.rest[tri.v[0]].y() + bw[1] * mesh.rest[tri.v[1]].y() +
                             bw[2] * mesh.rest[tri.v[2]].y();
-            const float stripe = ses.clothing_stripes > 0 ? 1 + ses.clothing_stripes * std::sin(y * (1 / 9.0f)) : 1.0f;
+            const float stripe = 1 + ses.clothing_stripes * std::sin(y * (1 / 9.0f));
             albedo = Rgb{ses.clothing.r * stripe, ses.clothing.g * stripe, ses.clothing.b * stripe};
             break;
           }
@@ -154,12 +154,13 @@ void shade(const Scene& sc, const std::vector<Fragment>& frags, cv::Mat& color, 
 }
 
 SynthFrame render_frame(uint64_t seed, int person, int session, int pose, RenderTruth* truth) {
-  if (person < 0) throw_bad_input(fmt::format("synth: person must be >= 0, got {}", person));
+  if (person < 0) throw_bad_input(fmt::format("render_synth_frame: person must be >= 0, got {}", person));
   if (session < 1 || session > kMaxSessions) {
-    throw_bad_input(fmt::format("synth: session must be in 1..{}, got {}", kMaxSessions, session));
+    throw_bad_input(
+        fmt::format("render_synth_frame: session must be in 1..{}, got {}", kMaxSessions, session));
   }
   if (pose < 1 || pose > kPoseCount) {
-    throw_bad_input(fmt::format("synth: pose must be in 1..{}, got {}", kPoseCount, pose));
+    throw_bad_input(fmt::format("render_synth_frame: pose must be in 1..{}, got {}", kPoseCount, pose));
   }
   const Scene sc = build_scene(seed, person, session, pose);
   // Scratch buffers live on with the thread: large fresh allocations cost page faults.
@@ -171,10 +172,12 @@ SynthFrame render_frame(uint64_t seed, int person, int session, int pose, Render
 
   const uint64_t p = static_cast<uint64_t>(person), s = static_cast<uint64_t>(session),
                  q = static_cast<uint64_t>(pose);
-  simulate_color(color, sc.frame.color_noise, hash_key({seed, static_cast<uint64_t>(Stream::color_noise), p, s, q}));
+  const uint64_t color_key = hash_key({seed, static_cast<uint64_t>(Stream::color_noise), p, s, q});
+  const uint64_t depth_key = hash_key({seed, static_cast<uint64_t>(Stream::depth_noise), p, s, q});
+  simulate_color(color, sc.frame.color_noise, color_key);
   SynthFrame frame;
   frame.color = color;
-  frame.depth_raw = simulate_depth(ideal, hash_key({seed, static_cast<uint64_t>(Stream::depth_noise), p, s, q}));
+  frame.depth_raw = simulate_depth(ideal, depth_key);
   if (truth) {
     const Eigen::Vector3f& fc = sc.face_center;
     truth->face_px = {kDepthCamera.fx * fc.x() / fc.z() + kDepthCamera.cx,
