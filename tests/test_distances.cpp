@@ -1,5 +1,4 @@
 #include <catch2/catch.hpp>
-
 #include <chrono>
 #include <cmath>
 #include <random>
@@ -63,7 +62,8 @@ TEST_CASE("distances: blockwise all-pairs equals the naive loop", "[distances]")
       std::sort(g.begin(), g.end());
       std::sort(im.begin(), im.end());
       double worst = 0;
-      for (size_t k = 0; k < g.size(); ++k) worst = std::max(worst, std::abs(got.genuine[k] - g[k]));
+      for (size_t k = 0; k < g.size(); ++k)
+        worst = std::max(worst, std::abs(got.genuine[k] - g[k]));
       for (size_t k = 0; k < im.size(); ++k) {
         worst = std::max(worst, std::abs(got.impostor[k] - im[k]));
       }
@@ -109,7 +109,8 @@ TEST_CASE("distances: cross distances and input checks", "[distances]") {
   REQUIRE(D.rows() == 7);
   REQUIRE(D.cols() == 12);
   for (int i = 0; i < 7; ++i) {
-    for (int j = 0; j < 12; ++j) CHECK(D(i, j) == Approx(naive_distance(X, i, 28 + j)).margin(1e-5));
+    for (int j = 0; j < 12; ++j)
+      CHECK(D(i, j) == Approx(naive_distance(X, i, 28 + j)).margin(1e-5));
   }
   // A vector and itself: exactly 0 after the clamp.
   CHECK(faceid::cross_distances(A.topRows(1), A.topRows(1))(0, 0) == Approx(0.0).margin(1e-3));

@@ -1,5 +1,4 @@
 #include <catch2/catch.hpp>
-
 #include <cstdlib>
 #include <filesystem>
 #include <fstream>
@@ -103,10 +102,11 @@ TEST_CASE("plots: ROC, DET and histogram render through gnuplot", "[plots]") {
              "bin_lo,bin_hi,genuine_fraction,impostor_fraction\n");
   check_plot(faceid::plot_distance_histogram(dir / "hist_log.png", hist, "log", std::nullopt, true),
              "bin_lo,");
-  check_plot(faceid::plot_lines(dir / "sub/loss.png",
-                                {{"train", {1, 2, 3}, {0.9, 0.5, 0.3}}, {"val", {1, 2, 3}, {1, 0.7, 0.6}}},
-                                {"loss", "epoch", "contrastive loss", true}),
-             "series,x,y,label\n0,1,0.9,train\n");
+  check_plot(
+      faceid::plot_lines(dir / "sub/loss.png",
+                         {{"train", {1, 2, 3}, {0.9, 0.5, 0.3}}, {"val", {1, 2, 3}, {1, 0.7, 0.6}}},
+                         {"loss", "epoch", "contrastive loss", true}),
+      "series,x,y,label\n0,1,0.9,train\n");
   // The CSV quotes a label with a comma.
   CHECK_THAT(faceid::read_file(dir / "roc.csv"), Catch::Contains(",\"model B, shifted\"\n"));
   CHECK_THROWS_AS(faceid::plot_roc(dir / "roc.jpg", series, "x"), faceid::Error);
@@ -127,8 +127,9 @@ TEST_CASE("plots: a missing gnuplot is an I/O error naming the script", "[plots]
   }
   // A failing gnuplot (here: `false`) is an error too, and leaves no PNG.
   ::setenv("FACEID_GNUPLOT", "false", 1);
-  CHECK_THROWS_AS(faceid::plot_lines(dir / "y.png", {{"a", {0, 1}, {0, 1}}}, {"t", "x", "y", false}),
-                  faceid::Error);
+  CHECK_THROWS_AS(
+      faceid::plot_lines(dir / "y.png", {{"a", {0, 1}, {0, 1}}}, {"t", "x", "y", false}),
+      faceid::Error);
   if (old) {
     ::setenv("FACEID_GNUPLOT", saved.c_str(), 1);
   } else {

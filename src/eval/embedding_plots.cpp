@@ -1,13 +1,13 @@
 #include "faceid/eval/embedding_plots.hpp"
 
+#include <fmt/format.h>
+
+#include <Eigen/Eigenvalues>
 #include <algorithm>
 #include <cmath>
 #include <map>
 #include <random>
 #include <set>
-
-#include <Eigen/Eigenvalues>
-#include <fmt/format.h>
 
 #include "faceid/error.hpp"
 
@@ -22,8 +22,8 @@ void check_rows(const Embeddings& X, const std::vector<int>& labels, size_t min_
     throw_bad_input(fmt::format("{}: {} embeddings but {} labels", what, X.rows(), labels.size()));
   }
   if (static_cast<size_t>(X.rows()) < min_rows) {
-    throw_bad_input(fmt::format("{}: needs at least {} embeddings, got {}", what, min_rows,
-                                X.rows()));
+    throw_bad_input(
+        fmt::format("{}: needs at least {} embeddings, got {}", what, min_rows, X.rows()));
   }
   if (!X.allFinite()) throw_bad_input(fmt::format("{}: embeddings hold NaN or infinity", what));
 }
