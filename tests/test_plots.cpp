@@ -1,4 +1,5 @@
 #include <catch2/catch.hpp>
+#include <chrono>
 #include <cstdlib>
 #include <filesystem>
 #include <fstream>
@@ -200,5 +201,32 @@ TEST_CASE("plots: t-SNE keeps well-separated clusters apart, and says when it su
   std::vector<int> many(60);
   for (int i = 0; i < 60; ++i) many[i] = i / 2;
   check_plot(faceid::plot_embedding_scatter(dir / "pca.png", faceid::pca_2d(X, many), "PCA"),
+             "x,y,label,identity\n");
+}
+
+// Exact t-SNE at its point limit: 300 identities x 10 frames, D = 128.
+// Run: build/bin/faceid_tests "[.bench]" -s
+TEST_CASE("plots: benchmark t-SNE of 3000 x 128", "[.bench]") {
+  std::mt19937 rng(2);
+  std::normal_distribution<float> noise(0.0f, 1.0f);
+  Embeddings X(3000, 128);
+  std::vector<int> labels(3000);
+  Eigen::RowVectorXf centre(128);
+  for (int i = 0; i < 3000; ++i) {
+    if (i % 10 == 0) {
+      for (int k = 0; k < 128; ++k) centre[k] = noise(rng);
+    }
+    for (int k = 0; k < 128; ++k) X(i, k) = centre[k] + 0.6f * noise(rng);
+    X.row(i).normalize();
+    labels[static_cast<size_t>(i)] = i / 10;
+  }
+  const auto t0 = std::chrono::steady_clock::now();
+  const auto p = faceid::tsne_2d(X, labels);
+  const double s = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+  const double acc = nn_accuracy(p);
+  WARN("t-SNE 3000 x 128, 1000 iterations: " << s << " s; 1-NN label accuracy " << acc);
+  CHECK(acc > 0.9);
+  const fs::path dir = fresh_dir("bench");
+  check_plot(faceid::plot_embedding_scatter(dir / "tsne3000.png", p, "t-SNE benchmark"),
              "x,y,label,identity\n");
 }
