@@ -284,29 +284,16 @@ HistogramAccumulator::HistogramAccumulator(size_t bins, double max_distance, siz
 }
 
 void HistogramAccumulator::add_row(const float* d, const int* labels, int label, size_t n) {
-  // Counters live in registers here; the row sum is vectorised and the (rare) genuine part
-  // subtracted from it.
+  // Counts and the genuine sum live in registers here; the row sum is vectorised and the (rare)
+  // genuine part subtracted from it.
   uint64_t* gb = genuine_bins_.data();
   uint64_t* ib = impostor_bins_.data();
-  const double inv_width = inv_width_;
-  const double limit = static_cast<double>(last_bin_ + 1);
-  uint64_t genuine = 0, clamped = 0;
+  uint64_t genuine = 0;
   double genuine_sum = 0;
   float cutoff = tail_cutoff_;
   for (size_t k = 0; k < n; ++k) {
-    float x = d[k];
-    if (!(x >= 0.0f)) {
-      if (std::isnan(x)) throw_bad_input("distance histogram: NaN distance");
-      x = 0.0f;
-    }
-    const double scaled = static_cast<double>(x) * inv_width;
-    size_t b;
-    if (scaled >= limit) {
-      ++clamped;
-      b = last_bin_;
-    } else {
-      b = static_cast<size_t>(scaled);
-    }
+    const float x = d[k];
+    const size_t b = bin_of(x);
     if (labels[k] == label) {
       ++gb[b];
       ++genuine;
@@ -320,13 +307,12 @@ void HistogramAccumulator::add_row(const float* d, const int* labels, int label,
       }
     }
   }
-  const double row_sum =
-      static_cast<double>(Eigen::Map<const Eigen::ArrayXf>(d, static_cast<Eigen::Index>(n)).sum());
+  const auto row_sum = static_cast<double>(
+      Eigen::Map<const Eigen::ArrayXf>(d, static_cast<Eigen::Index>(n)).sum());
   genuine_count_ += genuine;
   impostor_count_ += n - genuine;
   genuine_sum_ += genuine_sum;
   impostor_sum_ += row_sum - genuine_sum;
-  clamped_ += clamped;
 }
 
 void HistogramAccumulator::keep_genuine(float d) {
