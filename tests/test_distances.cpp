@@ -137,8 +137,8 @@ TEST_CASE("distances: benchmark 20000 x 128 all pairs", "[.bench]") {
     const double summary_s =
         std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
     WARN(threads << " thread(s): " << pairs << " pairs in " << s.seconds << " s ("
-                 << pairs / s.seconds / 1e6 << " M pairs/s, " << cpu_s
-                 << " CPU s); summary " << summary_s << " s\n"
+                 << pairs / s.seconds / 1e6 << " M pairs/s, " << cpu_s << " CPU s); summary "
+                 << summary_s << " s\n"
                  << faceid::format_roc_summary(summary));
     CHECK(s.genuine_pairs == 2000u * 45u);
   }

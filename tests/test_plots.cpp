@@ -1,3 +1,5 @@
+#include <unistd.h>
+
 #include <catch2/catch.hpp>
 #include <chrono>
 #include <cstdlib>
@@ -15,12 +17,20 @@ using faceid::Embeddings;
 
 namespace {
 
-fs::path fresh_dir(const std::string& name) {
-  const fs::path dir = fs::temp_directory_path() / ("faceid_test_plots_" + name);
-  fs::remove_all(dir);
-  fs::create_directories(dir);
-  return dir;
-}
+// A folder of its own under /tmp (pid in the name: parallel runs do not collide), removed at
+// the end of the test.
+struct TempDir {
+  explicit TempDir(const std::string& name)
+      : path(fs::temp_directory_path() / fmt::format("faceid_test_plots_{}_{}", ::getpid(), name)) {
+    fs::remove_all(path);
+    fs::create_directories(path);
+  }
+  ~TempDir() {
+    std::error_code ec;
+    fs::remove_all(path, ec);
+  }
+  fs::path path;
+};
 
 // The PNG exists, starts with the 8-byte PNG signature and holds an image header.
 void check_png(const fs::path& png) {
@@ -82,7 +92,8 @@ double nn_accuracy(const faceid::Projection2d& p) {
 }  // namespace
 
 TEST_CASE("plots: ROC, DET and histogram render through gnuplot", "[plots]") {
-  const fs::path dir = fresh_dir("roc");
+  const TempDir tmp("roc");
+  const fs::path& dir = tmp.path;
   std::mt19937 rng(1);
   std::normal_distribution<float> gen(0.5f, 0.12f), imp(1.2f, 0.15f);
   std::vector<float> g(2000), i(20000);
@@ -114,7 +125,8 @@ TEST_CASE("plots: ROC, DET and histogram render through gnuplot", "[plots]") {
 }
 
 TEST_CASE("plots: a missing gnuplot is an I/O error naming the script", "[plots]") {
-  const fs::path dir = fresh_dir("missing");
+  const TempDir tmp("missing");
+  const fs::path& dir = tmp.path;
   const char* old = std::getenv("FACEID_GNUPLOT");
   const std::string saved = old ? old : "";
   ::setenv("FACEID_GNUPLOT", "/nonexistent/gnuplot", 1);
@@ -194,7 +206,8 @@ TEST_CASE("plots: t-SNE keeps well-separated clusters apart, and says when it su
   CHECK_THAT(sub.note, Catch::Contains("t-SNE on 40 of 60 embeddings: 2 of 3 identities"));
   CHECK(nn_accuracy(sub) == 1.0);
 
-  const fs::path dir = fresh_dir("scatter");
+  const TempDir tmp("scatter");
+  const fs::path& dir = tmp.path;
   check_plot(faceid::plot_embedding_scatter(dir / "tsne.png", sub, "t-SNE", {"ann", "bob", "cy"}),
              "x,y,label,identity\n");
   // Many identities: palette colouring, no legend.
@@ -226,7 +239,8 @@ TEST_CASE("plots: benchmark t-SNE of 3000 x 128", "[.bench]") {
   const double acc = nn_accuracy(p);
   WARN("t-SNE 3000 x 128, 1000 iterations: " << s << " s; 1-NN label accuracy " << acc);
   CHECK(acc > 0.9);
-  const fs::path dir = fresh_dir("bench");
+  const TempDir tmp("bench");
+  const fs::path& dir = tmp.path;
   check_plot(faceid::plot_embedding_scatter(dir / "tsne3000.png", p, "t-SNE benchmark"),
              "x,y,label,identity\n");
 }
