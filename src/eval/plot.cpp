@@ -100,10 +100,11 @@ std::string probit_tics(double lo, double hi) {
   return out + ")";
 }
 
-// The decade at or below the smallest positive value of `get` over every point (clamped).
+// The decade at or below the smallest positive value of `get` over every point, within
+// [floor_value, 0.1] (so the axis always spans a decade below the DET's 0.5 top).
 template <class Get>
 double lowest_decade(const std::vector<CurveSeries>& series, Get get, double floor_value) {
-  double lo = 1.0;
+  double lo = 0.1;
   for (const auto& s : series) {
     for (const auto& p : s.points) {
       const double v = get(p);
