@@ -182,6 +182,7 @@ TEST_CASE("synth: VAP layout, byte-identical whatever the thread count", "[synth
   const std::vector<std::string> expected = {"001_1_c.bmp", "001_1_d.dat", "001_2_c.bmp", "001_2_d.dat",
                                              "002_1_c.bmp", "002_1_d.dat", "002_2_c.bmp", "002_2_d.dat"};
   REQUIRE(sorted_files(person) == expected);
+  // Only the manifest beside the person folders: the partial manifest is gone once complete.
   REQUIRE(sorted_files(tmp.path / "one") == std::vector<std::string>{"synth_00003", "synth_manifest.yaml"});
   for (const auto& name : expected) {
     CHECK(faceid::read_file(person / name) == faceid::read_file(tmp.path / "two" / "synth_00003" / name));
@@ -287,9 +288,13 @@ TEST_CASE("synth: compact layout, resume, overwrite, manifest checks", "[synth]"
   CHECK(written == 1);
   CHECK(faceid::read_file(person / "002_1_d.png") == before);
 
-  // A different seed would mix two data sets: refused unless overwriting.
+  // A different seed would mix two data sets: refused unless overwriting, also when the earlier
+  // run was interrupted (only its partial manifest exists).
   o.seed = 10;
   CHECK_THROWS_AS(faceid::generate_synth_dataset(o), faceid::Error);
+  fs::rename(o.out / "synth_manifest.yaml", o.out / ".synth_manifest.partial.yaml");
+  CHECK_THROWS_AS(faceid::generate_synth_dataset(o), faceid::Error);
+  CHECK_FALSE(fs::exists(o.out / "synth_manifest.yaml"));
   o.overwrite = true;
   faceid::generate_synth_dataset(o);
   CHECK(written == 4);

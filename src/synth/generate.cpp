@@ -25,7 +25,10 @@ namespace faceid {
 namespace {
 
 namespace fs = std::filesystem;
+// The manifest exists only once a run completed; while one runs, a hidden partial manifest
+// (ignored by scan_dataset) records the settings, so an interrupted run is resumed consistently.
 constexpr const char* kManifestName = "synth_manifest.yaml";
+constexpr const char* kPartialName = ".synth_manifest.partial.yaml";
 
 struct Job {
   int person, session, pose;
@@ -165,12 +168,15 @@ void generate_synth_dataset(const SynthOptions& o, const std::function<void(int,
                                 ec ? ec.message() : "not a directory"));
   }
   const fs::path manifest = o.out / kManifestName;
+  const fs::path partial = o.out / kPartialName;
   check_existing_manifest(manifest, o);
+  check_existing_manifest(partial, o);
   try {
-    write_file_atomic(manifest, manifest_text(o, false));
+    write_file_atomic(partial, manifest_text(o, false));
   } catch (const Error& e) {
     throw_bad_input(fmt::format("{}: the output folder is not writable ({})", o.out.string(), e.what()));
   }
+  fs::remove(manifest, ec);  // the set is incomplete until this run ends
 
   std::vector<Job> jobs;
   jobs.reserve(static_cast<size_t>(o.persons) * o.sessions * o.poses);
@@ -217,6 +223,7 @@ void generate_synth_dataset(const SynthOptions& o, const std::function<void(int,
   if (o.frames_written) *o.frames_written = written.load();
   if (error) std::rethrow_exception(error);
   write_file_atomic(manifest, manifest_text(o, true));
+  fs::remove(partial, ec);
 }
 
 }  // namespace faceid

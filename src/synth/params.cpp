@@ -171,7 +171,7 @@ FrameParams make_frame(uint64_t seed, int person, int session, int pose) {
                  : e < 0.8  ? Expression::open_mouth
                             : Expression::raised_brows;
   f.expression_amount = static_cast<float>(rng.uniform(0.5, 1.0));
-  f.distance = static_cast<float>(rng.uniform(610, 1060));
+  f.distance = static_cast<float>(rng.uniform(625, 1060));
   f.offset_x = static_cast<float>(rng.uniform(-60, 60));
   f.offset_y = static_cast<float>(rng.uniform(-60, 30));
   f.light_jitter_az = static_cast<float>(rng.normal(0, 8) * kDeg);
