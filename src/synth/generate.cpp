@@ -201,15 +201,15 @@ void generate_synth_dataset(const SynthOptions& o, const std::function<void(int,
       if (i >= total) break;
       try {
         if (write_frame(o, jobs[static_cast<size_t>(i)])) written.fetch_add(1);
+        std::lock_guard<std::mutex> lock(mutex);
+        ++done;
+        if (progress) progress(done, total);
       } catch (...) {
         std::lock_guard<std::mutex> lock(mutex);
         if (!error) error = std::current_exception();
         failed.store(true);
         break;
       }
-      std::lock_guard<std::mutex> lock(mutex);
-      ++done;
-      if (progress) progress(done, total);
     }
   };
   if (threads == 1) {
