@@ -9,7 +9,10 @@ namespace faceid {
 
 // Writes `bytes` to `path` atomically: a temporary file in the same folder, fsync, rename.
 // On failure (disk full, permission) throws Errc::io naming the path; the old file stays intact.
-void write_file_atomic(const std::filesystem::path& path, std::string_view bytes);
+// `mode`: permission bits of the new file (before the umask), e.g. 0600 for private data; the
+// temporary file has them from its creation on.
+void write_file_atomic(const std::filesystem::path& path, std::string_view bytes,
+                       unsigned mode = 0644);
 
 // Reads a whole file. Throws Errc::bad_input naming the path when it cannot be opened.
 std::string read_file(const std::filesystem::path& path);

@@ -42,7 +42,7 @@ struct Field {
 std::vector<Field> schema(Config& c) {
   std::vector<Field> f;
   auto add = [&f](const char* s, const char* k, FieldPtr p, const char* doc) -> Field& {
-    f.push_back(Field{s, k, p, doc});
+    f.push_back(Field{s, k, p, doc, std::nullopt, false, std::nullopt, {}});
     return f.back();
   };
   add("data", "root", &c.data.root, "Dataset root in the VAP layout (one folder per person).");

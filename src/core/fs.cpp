@@ -21,9 +21,10 @@ std::filesystem::path temp_path_for(const std::filesystem::path& target) {
       fmt::format("{}.tmp.{}.{}", target.string(), ::getpid(), counter.fetch_add(1)));
 }
 
-void write_file_atomic(const std::filesystem::path& path, std::string_view bytes) {
+void write_file_atomic(const std::filesystem::path& path, std::string_view bytes, unsigned mode) {
   const auto tmp = temp_path_for(path);
-  const int fd = ::open(tmp.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
+  const int fd = ::open(tmp.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC,
+                        static_cast<mode_t>(mode));
   if (fd < 0) {
     throw_io(fmt::format("{}: cannot create: {}", path.string(), std::strerror(errno)));
   }

@@ -1,0 +1,81 @@
+// Versioned checkpoints: one self-describing file per save, written atomically.
+//
+// File layout (docs/model.md): a 28-byte header -- magic "FACEIDCK", format version (u32 LE),
+// payload size (u64 LE), FNV-1a 64 checksum of the payload (u64 LE) -- then the payload, a torch
+// archive holding the model config and weights, the optional optimiser state, epoch and step,
+// RNG states, the resolved config YAML, the last metrics and the EER threshold.
+//
+// Loading never trusts the file: a missing file, a bad magic or version, a truncated or altered
+// payload, a different model variant or any parameter of another shape is refused with
+// Errc::bad_input naming the path (a failed load leaves the target model untouched). Write
+// failures are Errc::io.
+#pragma once
+
+#include <torch/torch.h>
+
+#include <cstdint>
+#include <filesystem>
+#include <limits>
+#include <map>
+#include <string>
+
+#include "faceid/config.hpp"
+#include "faceid/model/model.hpp"
+
+namespace faceid {
+
+constexpr int kCheckpointFormatVersion = 1;
+constexpr char kCheckpointMagic[] = "FACEIDCK";  // the file's first 8 bytes
+
+struct CheckpointMeta {
+  int format_version = kCheckpointFormatVersion;  // on load: the file's; save writes the current
+  ModelConfig model;   // on save taken from the model (this field is ignored); on load: stored
+  int input_size = 0;  // likewise: the network's input side
+  int64_t epoch = 0;   // completed epochs
+  int64_t step = 0;    // optimiser steps taken
+  uint64_t sampler_state = 0;     // state or seed of our own samplers, restored by the trainer
+  torch::Tensor torch_rng_state;  // torch CPU generator state; save records the current one
+                                  // when undefined; restore_torch_rng_state puts it back
+  std::string config_yaml;        // the resolved run config (to_yaml)
+  std::map<std::string, double> metrics;  // last validation metrics by name
+  double eer_threshold = std::numeric_limits<double>::quiet_NaN();  // distance at the EER
+                                                                    // (NaN = not measured)
+  std::string optimizer;  // on load: adam | adamw | sgd | rmsprop | adagrad | lbfgs, or "" when
+                          // the file has no optimiser state; ignored on save
+};
+
+// Writes `model` (parameters and buffers), the optimiser state when `optimizer` is not null, and
+// `meta` to `path` atomically. Throws Errc::io when the file cannot be written.
+void save_checkpoint(const std::filesystem::path& path, EmbeddingNet& model,
+                     torch::optim::Optimizer* optimizer, const CheckpointMeta& meta);
+
+struct LoadedCheckpoint {
+  CheckpointMeta meta;
+  EmbeddingNet model{nullptr};  // built from the stored config, on the requested device, eval()
+};
+
+// Reads a checkpoint and builds its model.
+LoadedCheckpoint load_checkpoint(const std::filesystem::path& path,
+                                 torch::Device device = torch::kCPU);
+
+// Reads only the metadata (the whole file is still verified).
+CheckpointMeta read_checkpoint_meta(const std::filesystem::path& path);
+
+// Copies the stored weights into an existing model (--init-from, resume). Refuses another
+// variant or embedding size, and any parameter or buffer whose name or shape differs.
+void load_weights_into(const std::filesystem::path& path, EmbeddingNet& model);
+
+// Restores the optimiser state saved with the checkpoint into `optimizer` (same kind, built over
+// the same model's parameters). Tensors go to the device of the optimiser's first parameter.
+void load_optimizer_state(const std::filesystem::path& path, torch::optim::Optimizer& optimizer);
+
+// The torch CPU generator's current state, and putting a stored one back (no-op when undefined).
+torch::Tensor capture_torch_rng_state();
+void restore_torch_rng_state(const CheckpointMeta& meta);
+
+// 16 hex digits identifying what determines the embedding: variant, embedding_dim, input_size
+// and every parameter and buffer (names, shapes, values). Dropout does not enter.
+std::string model_fingerprint(EmbeddingNet& model);
+std::string model_fingerprint(const std::filesystem::path& checkpoint);
+
+}  // namespace faceid

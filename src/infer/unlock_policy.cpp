@@ -1,0 +1,116 @@
+#include "faceid/infer/unlock_policy.hpp"
+
+#include <algorithm>
+#include <cmath>
+
+#include <fmt/format.h>
+
+#include "faceid/error.hpp"
+
+namespace faceid {
+
+TemplateDistance parse_template_distance(const std::string& name) {
+  if (name == "min") return TemplateDistance::min;
+  if (name == "mean_k") return TemplateDistance::mean_k;
+  throw_bad_input(fmt::format("unlock.distance: expected one of min|mean_k, got '{}'", name));
+}
+
+const char* to_string(UnlockOutcome outcome) {
+  switch (outcome) {
+    case UnlockOutcome::accepted: return "accepted";
+    case UnlockOutcome::rejected: return "rejected";
+    case UnlockOutcome::locked_out: return "locked_out";
+  }
+  return "unknown";
+}
+
+double template_distance(const UserTemplates& user, EmbeddingRef embedding, TemplateDistance mode,
+                         int k) {
+  const Eigen::Index n = user.template_count();
+  if (n == 0) throw_bad_input(fmt::format("user '{}' has no template", user.user));
+  if (embedding.size() != user.enrolled.cols()) {
+    throw_bad_input(fmt::format("embedding of width {} against user '{}' with templates of width {}",
+                                embedding.size(), user.user, user.enrolled.cols()));
+  }
+  // A handful of templates: direct differences beat a GEMM and need no norm trick.
+  std::vector<float> d;
+  d.reserve(static_cast<size_t>(n));
+  for (const Embeddings* m : {&user.enrolled, &user.adaptive}) {
+    for (Eigen::Index r = 0; r < m->rows(); ++r) d.push_back((m->row(r) - embedding).norm());
+  }
+  if (mode == TemplateDistance::min || k <= 1) return *std::min_element(d.begin(), d.end());
+  const size_t kk = std::min(d.size(), static_cast<size_t>(k));
+  std::partial_sort(d.begin(), d.begin() + static_cast<std::ptrdiff_t>(kk), d.end());
+  double sum = 0;
+  for (size_t i = 0; i < kk; ++i) sum += d[i];
+  return sum / static_cast<double>(kk);
+}
+
+UnlockPolicy::UnlockPolicy(const UnlockConfig& config, double threshold, bool adaptive_update)
+    : config_(config),
+      mode_(parse_template_distance(config.distance)),
+      threshold_(threshold),
+      adaptive_update_(adaptive_update) {
+  auto bad = [](const char* key, const std::string& why) {
+    throw_bad_input(fmt::format("unlock.{}: {}", key, why));
+  };
+  if (config.mean_k < 1) bad("mean_k", fmt::format("expected >= 1, got {}", config.mean_k));
+  if (config.lockout_failures < 1) {
+    bad("lockout_failures", fmt::format("expected >= 1, got {}", config.lockout_failures));
+  }
+  if (!(config.update_band >= 0.0 && config.update_band <= 1.0)) {
+    bad("update_band", fmt::format("expected in [0, 1], got {}", config.update_band));
+  }
+  if (config.adaptive_capacity < 0) {
+    bad("adaptive_capacity", fmt::format("expected >= 0, got {}", config.adaptive_capacity));
+  }
+  if (!std::isfinite(threshold) || threshold < 0.0) {
+    throw_bad_input(fmt::format("unlock threshold must be a finite distance >= 0, got {}",
+                                threshold));
+  }
+}
+
+double UnlockPolicy::distance(const UserTemplates& user, EmbeddingRef embedding) const {
+  return template_distance(user, embedding, mode_, config_.mean_k);
+}
+
+UnlockDecision UnlockPolicy::attempt(UserTemplates& user, EmbeddingRef embedding) {
+  ++counters_.attempts;
+  UnlockDecision d;
+  if (locked_) {
+    ++counters_.locked_out;
+    d.outcome = UnlockOutcome::locked_out;
+    d.consecutive_failures = failures_;
+    d.locked = true;
+    return d;
+  }
+  d.distance = distance(user, embedding);
+  if (d.distance <= threshold_) {
+    d.outcome = UnlockOutcome::accepted;
+    ++counters_.accepted;
+    failures_ = 0;
+    if (adaptive_update_ && config_.adaptive_capacity > 0 &&
+        d.distance >= config_.update_band * threshold_) {
+      user.push_adaptive(embedding, static_cast<size_t>(config_.adaptive_capacity));
+      d.template_added = true;
+      ++counters_.templates_added;
+    }
+  } else {
+    d.outcome = UnlockOutcome::rejected;
+    ++counters_.rejected;
+    if (++failures_ >= config_.lockout_failures) {
+      locked_ = true;
+      ++counters_.lockout_events;
+    }
+  }
+  d.consecutive_failures = failures_;
+  d.locked = locked_;
+  return d;
+}
+
+void UnlockPolicy::reset_with_passcode() {
+  locked_ = false;
+  failures_ = 0;
+}
+
+}  // namespace faceid

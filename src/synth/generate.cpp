@@ -1,0 +1,212 @@
+// Writing the synthetic data set: the VAP layout (or the compact PNG layout), in parallel,
+// atomically, resumable, plus ROOT/synth_manifest.yaml.
+#include <algorithm>
+#include <atomic>
+#include <exception>
+#include <limits>
+#include <mutex>
+#include <system_error>
+#include <thread>
+#include <vector>
+
+#include <fmt/format.h>
+#include <opencv2/imgcodecs.hpp>
+#include <opencv2/imgproc.hpp>
+#include <yaml-cpp/yaml.h>
+
+#include "faceid/error.hpp"
+#include "faceid/fs.hpp"
+#include "faceid/io/depth_io.hpp"
+#include "faceid/synth/synth.hpp"
+#include "synth/params.hpp"
+
+namespace faceid {
+
+namespace {
+
+namespace fs = std::filesystem;
+constexpr const char* kManifestName = "synth_manifest.yaml";
+
+struct Job {
+  int person, session, pose;
+};
+
+std::string frame_file(int pose, int session, char kind, const char* ext) {
+  return fmt::format("{:03d}_{}_{}.{}", pose, session, kind, ext);
+}
+
+void validate(const SynthOptions& o) {
+  if (o.persons < 1) throw_bad_input(fmt::format("synth: --persons must be >= 1, got {}", o.persons));
+  if (o.sessions < 1 || o.sessions > synth::kMaxSessions) {
+    throw_bad_input(fmt::format("synth: --sessions must be in 1..{}, got {}", synth::kMaxSessions, o.sessions));
+  }
+  if (o.poses < 1 || o.poses > synth::kPoseCount) {
+    throw_bad_input(fmt::format("synth: --poses must be in 1..{}, got {}", synth::kPoseCount, o.poses));
+  }
+  if (o.first_person < 0) {
+    throw_bad_input(fmt::format("synth: --first-person must be >= 0, got {}", o.first_person));
+  }
+  if (o.persons > std::numeric_limits<int>::max() - o.first_person) {
+    throw_bad_input(fmt::format("synth: --first-person + --persons overflows, got {} + {}",
+                                o.first_person, o.persons));
+  }
+  if (o.threads < 0) throw_bad_input(fmt::format("synth: --threads must be >= 0, got {}", o.threads));
+  if (o.out.empty()) throw_bad_input("synth: --out must not be empty");
+}
+
+std::string manifest_text(const SynthOptions& o, bool complete) {
+  return fmt::format(
+      "# Written by faceid synth: the synthetic RGB-D face data set in this folder.\n"
+      "generator: faceid-synth\n"
+      "version: {}\n"
+      "seed: {}\n"
+      "first_person: {}\n"
+      "persons: {}\n"
+      "sessions: {}\n"
+      "poses: {}\n"
+      "compact: {}\n"
+      "complete: {}\n",
+      synth::kGeneratorVersion, o.seed, o.first_person, o.persons, o.sessions, o.poses,
+      o.compact ? "true" : "false", complete ? "true" : "false");
+}
+
+// Frames kept from an earlier run must come from the same generator, seed and format.
+void check_existing_manifest(const fs::path& path, const SynthOptions& o) {
+  std::error_code ec;
+  if (o.overwrite || !fs::exists(path, ec)) return;
+  try {
+    const YAML::Node node = YAML::LoadFile(path.string());
+    const int version = node["version"].as<int>();
+    const uint64_t seed = node["seed"].as<uint64_t>();
+    const bool compact = node["compact"].as<bool>();
+    auto refuse = [&](const std::string& what) {
+      throw_bad_input(fmt::format(
+          "{}: the existing data set was made with {}; keep the same settings to resume, or pass "
+          "--overwrite or another --out",
+          path.string(), what));
+    };
+    if (version != synth::kGeneratorVersion) {
+      refuse(fmt::format("generator version {} (this is version {})", version, synth::kGeneratorVersion));
+    }
+    if (seed != o.seed) refuse(fmt::format("seed {} (this run: seed {})", seed, o.seed));
+    if (compact != o.compact) {
+      refuse(fmt::format("compact: {} (this run: compact: {})", compact, o.compact));
+    }
+  } catch (const YAML::Exception& e) {
+    throw_bad_input(fmt::format("{}: cannot read the manifest: {}", path.string(), e.what()));
+  }
+}
+
+void write_bytes(const fs::path& path, const std::vector<uchar>& bytes) {
+  write_file_atomic(path, std::string_view(reinterpret_cast<const char*>(bytes.data()), bytes.size()));
+}
+
+void encode(const char* ext, const cv::Mat& image, std::vector<uchar>& out, const std::vector<int>& params,
+            const fs::path& path) {
+  if (!cv::imencode(ext, image, out, params)) {
+    throw_internal(fmt::format("{}: encoding failed", path.string()));
+  }
+}
+
+// Renders and writes one frame; false when it existed and was kept.
+bool write_frame(const SynthOptions& o, const Job& job) {
+  const fs::path dir = o.out / synth_person_name(job.person);
+  const char* color_ext = o.compact ? "png" : "bmp";
+  const char* depth_ext = o.compact ? "png" : "dat";
+  const fs::path color_path = dir / frame_file(job.pose, job.session, 'c', color_ext);
+  const fs::path depth_path = dir / frame_file(job.pose, job.session, 'd', depth_ext);
+  std::error_code ec;
+  if (!o.overwrite && fs::exists(color_path, ec) && fs::exists(depth_path, ec)) return false;
+  fs::create_directories(dir, ec);
+  if (ec) throw_io(fmt::format("{}: cannot create folder: {}", dir.string(), ec.message()));
+
+  const SynthFrame frame = render_synth_frame(o.seed, job.person, job.session, job.pose);
+  std::vector<uchar> bytes;
+  if (o.compact) {
+    write_depth_png(depth_path, frame.depth_raw);
+    cv::Mat small;
+    cv::resize(frame.color, small, cv::Size(kDepthWidth, kDepthHeight), 0, 0, cv::INTER_AREA);
+    encode(".png", small, bytes, {cv::IMWRITE_PNG_COMPRESSION, 1}, color_path);
+  } else {
+    write_depth_dat(depth_path, frame.depth_raw);
+    cv::Mat bgra;
+    cv::cvtColor(frame.color, bgra, cv::COLOR_BGR2BGRA);  // 4 channels: a 32-bit BMP like VAP's
+    encode(".bmp", bgra, bytes, {}, color_path);
+  }
+  write_bytes(color_path, bytes);
+  // A frame of the other layout left from an overwritten run would shadow this one.
+  const char* other_color = o.compact ? "bmp" : "png";
+  const char* other_depth = o.compact ? "dat" : "png";
+  fs::remove(dir / frame_file(job.pose, job.session, 'c', other_color), ec);
+  fs::remove(dir / frame_file(job.pose, job.session, 'd', other_depth), ec);
+  return true;
+}
+
+}  // namespace
+
+std::string synth_person_name(int person) { return fmt::format("synth_{:05d}", person); }
+
+void generate_synth_dataset(const SynthOptions& o, const std::function<void(int, int)>& progress) {
+  validate(o);
+  std::error_code ec;
+  fs::create_directories(o.out, ec);
+  if (ec || !fs::is_directory(o.out, ec)) {
+    throw_bad_input(fmt::format("{}: cannot create the output folder: {}", o.out.string(),
+                                ec ? ec.message() : "not a directory"));
+  }
+  const fs::path manifest = o.out / kManifestName;
+  check_existing_manifest(manifest, o);
+  try {
+    write_file_atomic(manifest, manifest_text(o, false));
+  } catch (const Error& e) {
+    throw_bad_input(fmt::format("{}: the output folder is not writable ({})", o.out.string(), e.what()));
+  }
+
+  std::vector<Job> jobs;
+  jobs.reserve(static_cast<size_t>(o.persons) * o.sessions * o.poses);
+  for (int p = o.first_person; p < o.first_person + o.persons; ++p) {
+    for (int s = 1; s <= o.sessions; ++s) {
+      for (int q = 1; q <= o.poses; ++q) jobs.push_back({p, s, q});
+    }
+  }
+  const int total = static_cast<int>(jobs.size());
+  int threads = o.threads > 0 ? o.threads : static_cast<int>(std::thread::hardware_concurrency());
+  threads = std::clamp(threads, 1, total);
+
+  std::atomic<int> next{0};
+  std::atomic<int> written{0};
+  std::atomic<bool> failed{false};
+  std::mutex mutex;  // guards done, error and the progress callback
+  int done = 0;
+  std::exception_ptr error;
+  auto worker = [&] {
+    while (!failed.load()) {
+      const int i = next.fetch_add(1);
+      if (i >= total) break;
+      try {
+        if (write_frame(o, jobs[static_cast<size_t>(i)])) written.fetch_add(1);
+      } catch (...) {
+        std::lock_guard<std::mutex> lock(mutex);
+        if (!error) error = std::current_exception();
+        failed.store(true);
+        break;
+      }
+      std::lock_guard<std::mutex> lock(mutex);
+      ++done;
+      if (progress) progress(done, total);
+    }
+  };
+  if (threads == 1) {
+    worker();
+  } else {
+    std::vector<std::thread> pool;
+    pool.reserve(static_cast<size_t>(threads));
+    for (int t = 0; t < threads; ++t) pool.emplace_back(worker);
+    for (auto& t : pool) t.join();
+  }
+  if (o.frames_written) *o.frames_written = written.load();
+  if (error) std::rethrow_exception(error);
+  write_file_atomic(manifest, manifest_text(o, true));
+}
+
+}  // namespace faceid

@@ -1,0 +1,188 @@
+#include "synth/params.hpp"
+
+#include <algorithm>
+#include <cmath>
+
+#include "synth/rng.hpp"
+
+namespace faceid::synth {
+
+const PoseDegrees kPoseTable[kPoseCount] = {
+    {0, 0, 0},                                                   // 1 frontal
+    {-15, 0, 0},   {15, 0, 0},  {-30, 0, 0},  {30, 0, 0},        // 2-5 yaw steps
+    {-45, 0, 0},   {45, 0, 0},                                   // 6-7 profile-ish
+    {0, 20, 0},    {0, -20, 0},                                  // 8-9 up, down
+    {0, 0, -10},   {0, 0, 10},                                   // 10-11 tilts
+    {-30, 15, 0},  {30, 15, 0}, {-30, -15, 0}, {30, -15, 0},     // 12-15 yaw + pitch
+    {-20, 0, -10}, {20, 0, 10},                                  // 16-17 yaw + roll
+};
+
+namespace {
+
+constexpr float kDeg = 3.14159265358979f / 180.0f;
+
+Rgb lerp(const Rgb& a, const Rgb& b, float t) {
+  return {a.r + (b.r - a.r) * t, a.g + (b.g - a.g) * t, a.b + (b.b - a.b) * t};
+}
+Rgb scale(const Rgb& c, float s) { return {c.r * s, c.g * s, c.b * s}; }
+
+// Piecewise-linear palette lookup at t in [0, 1].
+template <size_t N>
+Rgb palette(const Rgb (&table)[N], double t) {
+  const double x = std::clamp(t, 0.0, 1.0) * (N - 1);
+  const size_t i = std::min(static_cast<size_t>(x), N - 2);
+  return lerp(table[i], table[i + 1], static_cast<float>(x - static_cast<double>(i)));
+}
+
+// Skin tones from light to dark (display RGB albedo).
+constexpr Rgb kSkin[] = {{0.96f, 0.80f, 0.70f}, {0.91f, 0.72f, 0.60f}, {0.82f, 0.61f, 0.48f},
+                         {0.66f, 0.46f, 0.33f}, {0.48f, 0.32f, 0.22f}, {0.34f, 0.22f, 0.15f}};
+// Hair from black through browns to blond; red and grey are separate draws.
+constexpr Rgb kHair[] = {{0.05f, 0.04f, 0.035f}, {0.13f, 0.09f, 0.06f}, {0.27f, 0.18f, 0.11f},
+                         {0.42f, 0.31f, 0.20f},  {0.62f, 0.50f, 0.33f}, {0.78f, 0.68f, 0.48f}};
+constexpr Rgb kIris[] = {{0.30f, 0.45f, 0.62f}, {0.45f, 0.52f, 0.57f}, {0.36f, 0.46f, 0.30f},
+                         {0.45f, 0.34f, 0.18f}, {0.30f, 0.18f, 0.08f}, {0.14f, 0.09f, 0.05f}};
+constexpr Rgb kClothing[] = {{0.15f, 0.18f, 0.30f}, {0.60f, 0.12f, 0.12f}, {0.85f, 0.85f, 0.82f},
+                             {0.10f, 0.10f, 0.10f}, {0.25f, 0.40f, 0.25f}, {0.50f, 0.50f, 0.55f},
+                             {0.70f, 0.60f, 0.40f}, {0.20f, 0.35f, 0.60f}};
+constexpr Rgb kWall[] = {{0.80f, 0.78f, 0.72f}, {0.70f, 0.72f, 0.74f}, {0.85f, 0.82f, 0.70f},
+                         {0.60f, 0.62f, 0.60f}, {0.75f, 0.70f, 0.65f}};
+
+Rgb jitter(Rng& rng, const Rgb& c, double sd) {
+  auto f = [&](float v) { return static_cast<float>(std::clamp(v * (1 + rng.normal(0, sd)), 0.0, 1.0)); };
+  return {f(c.r), f(c.g), f(c.b)};
+}
+
+}  // namespace
+
+IdentityParams make_identity(uint64_t seed, int person) {
+  Rng rng(hash_key({seed, static_cast<uint64_t>(Stream::identity), static_cast<uint64_t>(person)}));
+  IdentityParams p;
+  // Overall size first: larger heads have larger features (correlated, like real faces), each
+  // feature then varies on its own. Distributions overlap strongly between identities.
+  const double size = rng.normal(1.0, 0.045, 0.88, 1.12);
+  p.head_width = static_cast<float>(152 * size * rng.normal(1, 0.035, 0.9, 1.1));
+  p.head_height = static_cast<float>(228 * size * rng.normal(1, 0.035, 0.9, 1.1));
+  p.head_depth = static_cast<float>(192 * size * rng.normal(1, 0.035, 0.9, 1.1));
+  p.squareness = static_cast<float>(rng.normal(2.5, 0.2, 2.1, 3.0));
+  p.jaw = static_cast<float>(rng.normal(0, 0.06, -0.12, 0.14));
+  p.chin = static_cast<float>(rng.normal(6, 2.5, 0, 12));
+  p.eye_y = static_cast<float>(rng.normal(0, 4, -8, 8));
+  p.eye_spacing = static_cast<float>(63 * size * rng.normal(1, 0.05, 0.88, 1.12));
+  p.eye_depth = static_cast<float>(rng.normal(9, 2, 4, 14));
+  p.eye_width = static_cast<float>(rng.normal(14, 1.0, 12, 16.5));
+  p.eye_open = static_cast<float>(rng.normal(4.6, 0.6, 3.3, 6.0));
+  p.brow_ridge = static_cast<float>(rng.normal(4.5, 1.6, 1, 9));
+  p.cheekbones = static_cast<float>(rng.normal(4, 1.6, 0.5, 8));
+  p.nose_length = static_cast<float>(50 * size * rng.normal(1, 0.09, 0.78, 1.22));
+  p.nose_width = static_cast<float>(rng.normal(34, 3.5, 26, 44));
+  p.nose_projection = static_cast<float>(rng.normal(20, 3.5, 12, 29));
+  p.philtrum = static_cast<float>(rng.normal(19, 2.5, 13, 25));
+  p.mouth_width = static_cast<float>(rng.normal(50, 4, 40, 60));
+  p.lip_thickness = static_cast<float>(rng.normal(5, 1.2, 2.5, 8));
+  p.ear_size = static_cast<float>(rng.normal(9, 3, 3, 16));
+  p.forehead = static_cast<float>(rng.normal(66, 8, 50, 95));
+  p.hair_volume = static_cast<float>(rng.chance(0.08) ? rng.uniform(1, 3) : rng.normal(12, 5, 3, 26));
+  p.brow_thickness = static_cast<float>(rng.normal(4.5, 1, 2.5, 7));
+  p.brow_density = static_cast<float>(rng.normal(0.75, 0.15, 0.35, 1));
+  p.skin_blotch = static_cast<float>(rng.normal(0.05, 0.02, 0.01, 0.1));
+  p.freckles = static_cast<float>(rng.chance(0.15) ? rng.uniform(0.2, 1) : 0);
+  p.cheek_red = static_cast<float>(rng.normal(0.04, 0.025, 0, 0.1));
+
+  // Colours: continuous palettes with a per-channel jitter, so neighbours overlap.
+  const double tone = rng.normal(0.32, 0.2, 0, 1);
+  p.skin = jitter(rng, palette(kSkin, tone), 0.03);
+  const Rgb lip_tint{1.0f, 0.72f, 0.76f};
+  const float lip_dark = static_cast<float>(rng.normal(0.9, 0.06, 0.75, 1.05));
+  p.lips = {p.skin.r * lip_tint.r * lip_dark, p.skin.g * lip_tint.g * lip_dark,
+            p.skin.b * lip_tint.b * lip_dark};
+  p.iris = jitter(rng, palette(kIris, rng.uniform() * (0.5 + 0.5 * tone) + 0.5 * tone), 0.08);
+  Rgb hair;
+  const double hair_kind = rng.uniform();
+  if (hair_kind < 0.06) {
+    hair = lerp({0.45f, 0.20f, 0.10f}, {0.65f, 0.35f, 0.18f}, static_cast<float>(rng.uniform()));
+  } else if (hair_kind < 0.14) {
+    const float g = static_cast<float>(rng.uniform(0.4, 0.8));
+    hair = {g, g * 0.98f, g * 0.95f};
+  } else {
+    // Darker skins draw darker hair more often.
+    hair = palette(kHair, std::clamp(rng.normal(0.45 - 0.4 * tone, 0.25), 0.0, 1.0));
+  }
+  p.hair = jitter(rng, hair, 0.06);
+  p.brows = scale(p.hair, static_cast<float>(rng.normal(0.7, 0.1, 0.45, 0.95)));
+  p.beard = rng.chance(0.25);
+  if (p.beard) {
+    p.beard_density = static_cast<float>(rng.uniform(0.25, 1));
+    p.beard_length = p.beard_density > 0.6f ? static_cast<float>(rng.uniform(2, 9)) : 0.0f;
+  }
+  p.glasses = rng.chance(0.3);
+  if (p.glasses) {
+    p.glasses_prob = static_cast<float>(rng.uniform(0.5, 1.0));
+    p.glasses_w = static_cast<float>(rng.normal(24, 2, 20, 28));
+    p.glasses_h = static_cast<float>(rng.normal(17, 2.5, 12, 22));
+    p.glasses_rim = static_cast<float>(rng.uniform(1.8, 4.5));
+    p.glasses_shape = static_cast<float>(rng.uniform(2, 5));
+    const float gray = static_cast<float>(rng.uniform(0.03, 0.6));
+    p.glasses_color = jitter(rng, {gray, gray * 0.9f, gray * 0.8f}, 0.2);
+  }
+  p.shoulder_width = static_cast<float>(450 * size * rng.normal(1, 0.06, 0.85, 1.15));
+  p.torso_depth = static_cast<float>(210 * size * rng.normal(1, 0.06, 0.85, 1.15));
+  p.texture_key = rng.next();
+  return p;
+}
+
+SessionParams make_session(uint64_t seed, int person, int session, const IdentityParams& id) {
+  Rng rng(hash_key({seed, static_cast<uint64_t>(Stream::session), static_cast<uint64_t>(person),
+                    static_cast<uint64_t>(session)}));
+  SessionParams s;
+  s.light_azimuth = static_cast<float>(rng.uniform(-60, 60) * kDeg);
+  s.light_elevation = static_cast<float>(rng.uniform(5, 50) * kDeg);
+  s.light_diffuse = static_cast<float>(rng.uniform(0.55, 0.95));
+  s.light_ambient = static_cast<float>(rng.uniform(0.22, 0.45));
+  const float warm = static_cast<float>(rng.normal(0, 0.06, -0.14, 0.14));
+  s.light_color = {1 + warm, 1, 1 - 1.2f * warm};
+  s.skin_shift = static_cast<float>(rng.normal(1, 0.05, 0.88, 1.12));
+  s.skin_tint = {static_cast<float>(rng.normal(1, 0.025)), 1, static_cast<float>(rng.normal(1, 0.025))};
+  s.hair_shift = static_cast<float>(rng.normal(1, 0.07, 0.85, 1.15));
+  s.hair_volume = static_cast<float>(rng.normal(1, 0.12, 0.75, 1.25));
+  s.glasses_on = id.glasses && rng.chance(id.glasses_prob);
+  s.clothing = jitter(rng, kClothing[rng.below(8)], 0.12);
+  s.clothing_stripes = rng.chance(0.3) ? static_cast<float>(rng.uniform(0.1, 0.4)) : 0.0f;
+  s.wall = jitter(rng, kWall[rng.below(5)], 0.04);
+  s.wall_distance = static_cast<float>(rng.uniform(1500, 2500));
+  s.wall_tilt = static_cast<float>(rng.uniform(-15, 15) * kDeg);
+  s.doorway = rng.chance(0.15);
+  s.doorway_x = static_cast<float>(rng.chance(0.5) ? rng.uniform(0.0, 0.1) : rng.uniform(0.7, 0.85));
+  s.doorway_w = static_cast<float>(rng.uniform(0.12, 0.25));
+  return s;
+}
+
+FrameParams make_frame(uint64_t seed, int person, int session, int pose) {
+  Rng rng(hash_key({seed, static_cast<uint64_t>(Stream::frame), static_cast<uint64_t>(person),
+                    static_cast<uint64_t>(session), static_cast<uint64_t>(pose)}));
+  FrameParams f;
+  const PoseDegrees& p = kPoseTable[pose - 1];
+  f.yaw = static_cast<float>((p.yaw + rng.normal(0, 2.0, -4, 4)) * kDeg);
+  f.pitch = static_cast<float>((p.pitch + rng.normal(0, 2.0, -4, 4)) * kDeg);
+  f.roll = static_cast<float>((p.roll + rng.normal(0, 1.5, -3, 3)) * kDeg);
+  const double e = rng.uniform();
+  f.expression = e < 0.4    ? Expression::neutral
+                 : e < 0.65 ? Expression::smile
+                 : e < 0.8  ? Expression::open_mouth
+                            : Expression::raised_brows;
+  f.expression_amount = static_cast<float>(rng.uniform(0.5, 1.0));
+  f.distance = static_cast<float>(rng.uniform(610, 1060));
+  f.offset_x = static_cast<float>(rng.uniform(-60, 60));
+  f.offset_y = static_cast<float>(rng.uniform(-60, 30));
+  f.light_jitter_az = static_cast<float>(rng.normal(0, 8) * kDeg);
+  f.light_jitter_el = static_cast<float>(rng.normal(0, 5) * kDeg);
+  f.light_gain = static_cast<float>(rng.normal(1, 0.1, 0.75, 1.25));
+  f.exposure = static_cast<float>(rng.normal(1, 0.06, 0.85, 1.15));
+  f.color_noise = static_cast<float>(rng.uniform(1.5, 4.0));
+  f.gaze_x = static_cast<float>(rng.normal(0, 1.2, -3, 3));
+  f.gaze_y = static_cast<float>(rng.normal(0, 0.6, -1.5, 1.5));
+  f.body_yaw = static_cast<float>(rng.uniform(0.15, 0.4));
+  return f;
+}
+
+}  // namespace faceid::synth

@@ -1,0 +1,191 @@
+#include "synth/render.hpp"
+
+#include <algorithm>
+#include <cmath>
+#include <vector>
+
+#include <fmt/format.h>
+#include <opencv2/imgproc.hpp>
+
+#include "faceid/error.hpp"
+#include "synth/raster.hpp"
+#include "synth/rng.hpp"
+#include "synth/scene.hpp"
+#include "synth/sensor.hpp"
+
+namespace faceid::synth {
+
+namespace {
+
+inline float pow16(float x) {
+  x *= x;
+  x *= x;
+  x *= x;
+  return x * x;
+}
+
+inline float luminance(const Rgb& c) { return 0.3f * c.r + 0.59f * c.g + 0.11f * c.b; }
+
+inline uint8_t to_byte(float v) {
+  const float s = v * 255.0f + 0.5f;
+  return static_cast<uint8_t>(s <= 0 ? 0 : (s >= 255 ? 255 : s));
+}
+
+}  // namespace
+
+void shade(const Scene& sc, const std::vector<Fragment>& frags, cv::Mat& color, IdealDepth& ideal) {
+  const Mesh& mesh = sc.mesh;
+  const Camera& cam = kColorCamera;
+  cv::Mat lens_mask;
+  if (sc.face.glasses) {
+    lens_mask = cv::Mat::zeros(cam.height, cam.width, CV_8UC1);
+    for (int side = 0; side < 2; ++side) {
+      const std::vector<std::vector<cv::Point>> poly{sc.lens_outline[side]};
+      cv::fillPoly(lens_mask, poly, cv::Scalar(side + 1));
+    }
+  }
+  ideal.reset(kDepthCamera.width, kDepthCamera.height);
+  color.create(cam.height, cam.width, CV_8UC3);
+  const Eigen::Vector3f& light = sc.light_dir;
+  const Rgb& lc = sc.light_color;
+  const Face& face = sc.face;
+  const SessionParams& ses = sc.session;
+  const float wall_shade = sc.ambient + sc.diffuse * std::max(0.0f, sc.wall_normal.dot(light));
+  const Rgb wall{ses.wall.r * lc.r * wall_shade, ses.wall.g * lc.g * wall_shade,
+                 ses.wall.b * lc.b * wall_shade};
+  const Rgb door{ses.wall.r * 0.3f, ses.wall.g * 0.3f, ses.wall.b * 0.32f};
+  const float hair_dropout = 0.03f + 0.25f * (1 - std::min(1.0f, luminance(face.hair) * 2));
+  const float vig_norm = 0.2f / (cam.cx * cam.cx + cam.cy * cam.cy);
+  const Rgb neck{face.skin.r * 0.93f, face.skin.g * 0.92f, face.skin.b * 0.92f};
+
+  for (int v = 0; v < cam.height; ++v) {
+    uint8_t* out = color.ptr<uint8_t>(v);
+    const Fragment* frow = frags.data() + static_cast<size_t>(v) * cam.width;
+    const float ry = (static_cast<float>(v) - cam.cy) / cam.fy;
+    const bool depth_row = (v & 1) == 0;
+    const float dv = static_cast<float>(v) - cam.cy;
+    const float row_gain = sc.frame.exposure;
+    const float wall_grad = 0.92f + 0.12f * static_cast<float>(v) / cam.height;
+    const uint8_t* lens_row = lens_mask.empty() ? nullptr : lens_mask.ptr<uint8_t>(v);
+    for (int u = 0; u < cam.width; ++u) {
+      const float rx = (static_cast<float>(u) - cam.cx) / cam.fx;
+      const Fragment& fr = frow[u];
+      const bool depth_px = depth_row && (u & 1) == 0;
+      Rgb c;
+      float z = 0, cos_inc = 1, dropout = 0.002f;
+      if (fr.tri < 0) {
+        if (u >= sc.door_x0 && u < sc.door_x1) {
+          c = door;  // an open door or corridor: nothing within the sensor's range
+        } else {
+          c = Rgb{wall.r * wall_grad, wall.g * wall_grad, wall.b * wall_grad};
+          const float nr = sc.wall_normal.x() * rx + sc.wall_normal.z();
+          z = sc.wall_offset / nr;
+          if (depth_px) cos_inc = std::fabs(nr) / std::sqrt(rx * rx + ry * ry + 1);
+        }
+      } else {
+        const Tri& tri = mesh.tris[fr.tri];
+        float bw[3];
+        perspective_barycentrics(mesh, fr, bw);
+        Eigen::Vector3f n =
+            bw[0] * mesh.nrm[tri.v[0]] + bw[1] * mesh.nrm[tri.v[1]] + bw[2] * mesh.nrm[tri.v[2]];
+        n.normalize();
+        z = 1.0f / fr.inv_z;
+        const float inv_len = 1.0f / std::sqrt(rx * rx + ry * ry + 1);
+        const Eigen::Vector3f view(-rx * inv_len, -ry * inv_len, -inv_len);
+        if (tri.material == Material::glasses && n.dot(view) < 0) n = -n;
+        Rgb albedo;
+        float ks = 0;
+        switch (tri.material) {
+          case Material::head: {
+            const Eigen::Vector3f rest =
+                bw[0] * mesh.rest[tri.v[0]] + bw[1] * mesh.rest[tri.v[1]] + bw[2] * mesh.rest[tri.v[2]];
+            AlbedoInfo info;
+            albedo = head_albedo(face, rest.x(), rest.y(), rest.z(), info);
+            ks = 0.07f + 0.06f * info.hair;
+            dropout = 0.002f + info.hair * hair_dropout;
+            break;
+          }
+          case Material::neck:
+            albedo = neck;
+            ks = 0.05f;
+            break;
+          case Material::torso: {
+            const float y = bw[0] * mesh.rest[tri.v[0]].y() + bw[1] * mesh.rest[tri.v[1]].y() +
+                            bw[2] * mesh.rest[tri.v[2]].y();
+            const float stripe = ses.clothing_stripes > 0 ? 1 + ses.clothing_stripes * std::sin(y * (1 / 9.0f)) : 1.0f;
+            albedo = Rgb{ses.clothing.r * stripe, ses.clothing.g * stripe, ses.clothing.b * stripe};
+            break;
+          }
+          case Material::glasses:
+            albedo = face.glasses_color;
+            ks = 0.35f;
+            dropout = 0.2f;
+            break;
+        }
+        const float shade = sc.ambient + sc.diffuse * std::max(0.0f, n.dot(light));
+        float spec = 0;
+        if (ks > 0) spec = ks * pow16(std::max(0.0f, n.dot((light + view).normalized())));
+        c = Rgb{(albedo.r * shade + spec) * lc.r, (albedo.g * shade + spec) * lc.g,
+                (albedo.b * shade + spec) * lc.b};
+        cos_inc = std::fabs(n.dot(view));
+      }
+      if (lens_row && lens_row[u] > 0 && (z == 0 || z > sc.lens_z[lens_row[u] - 1] - 2)) {
+        c = Rgb{c.r * 0.9f + 0.05f * lc.r, c.g * 0.93f + 0.05f * lc.g, c.b * 0.95f + 0.05f * lc.b};
+        dropout = std::max(dropout, 0.3f);
+      }
+      const float du = static_cast<float>(u) - cam.cx;
+      const float gain = row_gain * (1.0f - (du * du + dv * dv) * vig_norm);
+      out[3 * u + 0] = to_byte(c.b * gain);
+      out[3 * u + 1] = to_byte(c.g * gain);
+      out[3 * u + 2] = to_byte(c.r * gain);
+      if (depth_px) {
+        const size_t di = static_cast<size_t>(v / 2) * ideal.width + u / 2;
+        ideal.z[di] = z;
+        ideal.dropout[di] = dropout;
+        ideal.cos_inc[di] = cos_inc;
+      }
+    }
+  }
+}
+
+SynthFrame render_frame(uint64_t seed, int person, int session, int pose, RenderTruth* truth) {
+  if (person < 0) throw_bad_input(fmt::format("synth: person must be >= 0, got {}", person));
+  if (session < 1 || session > kMaxSessions) {
+    throw_bad_input(fmt::format("synth: session must be in 1..{}, got {}", kMaxSessions, session));
+  }
+  if (pose < 1 || pose > kPoseCount) {
+    throw_bad_input(fmt::format("synth: pose must be in 1..{}, got {}", kPoseCount, pose));
+  }
+  const Scene sc = build_scene(seed, person, session, pose);
+  thread_local std::vector<Fragment> frags;
+  rasterize(sc.mesh, kColorCamera, frags);
+  cv::Mat color;
+  IdealDepth ideal;
+  shade(sc, frags, color, ideal);
+
+  const uint64_t p = static_cast<uint64_t>(person), s = static_cast<uint64_t>(session),
+                 q = static_cast<uint64_t>(pose);
+  simulate_color(color, sc.frame.color_noise, hash_key({seed, static_cast<uint64_t>(Stream::color_noise), p, s, q}));
+  SynthFrame frame;
+  frame.color = color;
+  frame.depth_raw = simulate_depth(ideal, hash_key({seed, static_cast<uint64_t>(Stream::depth_noise), p, s, q}));
+  if (truth) {
+    const Eigen::Vector3f& fc = sc.face_center;
+    truth->face_px = {kDepthCamera.fx * fc.x() / fc.z() + kDepthCamera.cx,
+                      kDepthCamera.fy * fc.y() / fc.z() + kDepthCamera.cy};
+    truth->face_z = fc.z();
+    truth->frame = sc.frame;
+    truth->glasses = sc.face.glasses;
+  }
+  return frame;
+}
+
+}  // namespace faceid::synth
+
+namespace faceid {
+
+SynthFrame render_synth_frame(uint64_t seed, int person, int session, int pose) {
+  return synth::render_frame(seed, person, session, pose, nullptr);
+}
+
+}  // namespace faceid

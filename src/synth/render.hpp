@@ -1,0 +1,30 @@
+// Rendering one synthetic frame, with the ground truth that tests and tools want beside it.
+#pragma once
+
+#include <cstdint>
+#include <vector>
+
+#include <opencv2/core.hpp>
+
+#include "faceid/synth/synth.hpp"
+#include "synth/params.hpp"
+#include "synth/raster.hpp"
+#include "synth/scene.hpp"
+#include "synth/sensor.hpp"
+
+namespace faceid::synth {
+
+struct RenderTruth {
+  cv::Point2f face_px;  // the face centre (between the eyes, on the skin) in the depth image
+  float face_z = 0;     // its Z, millimetres
+  FrameParams frame;    // pose, expression, distance...
+  bool glasses = false; // glasses worn in this frame
+};
+
+// Shades the visibility buffer into the colour image (CV_8UC3, before the sensor model) and the
+// ideal depth at the depth camera's pixels.
+void shade(const Scene& scene, const std::vector<Fragment>& frags, cv::Mat& color, IdealDepth& ideal);
+
+SynthFrame render_frame(uint64_t seed, int person, int session, int pose, RenderTruth* truth);
+
+}  // namespace faceid::synth

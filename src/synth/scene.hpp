@@ -1,0 +1,58 @@
+// One frame's scene in camera coordinates (millimetres; X right, Y down, Z forward): the head mesh
+// (with glasses), neck and torso as triangles, the background wall, the light, the lens outlines.
+#pragma once
+
+#include <cstdint>
+#include <vector>
+
+#include <Eigen/Core>
+#include <opencv2/core.hpp>
+
+#include "synth/face.hpp"
+#include "synth/params.hpp"
+
+namespace faceid::synth {
+
+// A pinhole camera. The colour camera has the depth camera's intrinsics doubled and the same
+// centre of projection: colour pixel (2x, 2y) is exactly depth pixel (x, y).
+struct Camera {
+  float fx, fy, cx, cy;
+  int width, height;
+};
+constexpr Camera kDepthCamera{525.0f, 525.0f, 319.5f, 239.5f, 640, 480};
+constexpr Camera kColorCamera{1050.0f, 1050.0f, 639.0f, 479.0f, 1280, 960};
+
+enum class Material : uint8_t { head, neck, torso, glasses };
+
+struct Tri {
+  int v[3];
+  Material material;
+};
+
+struct Mesh {
+  std::vector<Eigen::Vector3f> pos;   // camera coordinates
+  std::vector<Eigen::Vector3f> nrm;   // unit vertex normals, camera coordinates
+  std::vector<Eigen::Vector3f> rest;  // head: rest coordinates for the albedo; others: body coords
+  std::vector<Tri> tris;              // counter-clockwise seen from outside (glasses: two-sided)
+};
+
+struct Scene {
+  IdentityParams identity;
+  SessionParams session;
+  FrameParams frame;
+  Face face;
+  Mesh mesh;
+  Eigen::Vector3f light_dir;  // unit, towards the light
+  float diffuse = 0.75f, ambient = 0.35f;
+  Rgb light_color;
+  Eigen::Vector3f wall_normal;  // unit, towards the camera; wall = {P : n.P = wall_offset}
+  float wall_offset = 0;
+  int door_x0 = -1, door_x1 = -1;         // colour columns where the background is out of range
+  std::vector<cv::Point> lens_outline[2]; // projected lens outlines, colour pixels (glasses only)
+  float lens_z[2] = {0, 0};               // camera Z of the lens centres
+  Eigen::Vector3f face_center;            // between the eyes on the face surface, camera coords
+};
+
+Scene build_scene(uint64_t seed, int person, int session, int pose);
+
+}  // namespace faceid::synth

@@ -1,0 +1,287 @@
+#include <catch2/catch.hpp>
+
+#include <unistd.h>
+
+#include <atomic>
+#include <fstream>
+
+#include "faceid/config.hpp"
+#include "faceid/error.hpp"
+#include "faceid/fs.hpp"
+#include "faceid/train/checkpoint.hpp"
+
+namespace fs = std::filesystem;
+using faceid::EmbeddingNet;
+
+namespace {
+
+// A fresh folder under the system temp dir, removed at scope exit.
+struct TempDir {
+  fs::path path;
+  TempDir() {
+    static std::atomic<int> counter{0};
+    path = fs::temp_directory_path() / ("faceid_ckpt_test." + std::to_string(::getpid()) + "." +
+                                        std::to_string(counter.fetch_add(1)));
+    fs::create_directories(path);
+  }
+  ~TempDir() {
+    std::error_code ec;
+    fs::remove_all(path, ec);
+  }
+  std::vector<std::string> files() const {
+    std::vector<std::string> out;
+    for (const auto& e : fs::directory_iterator(path)) out.push_back(e.path().filename());
+    std::sort(out.begin(), out.end());
+    return out;
+  }
+};
+
+EmbeddingNet make_net(const std::string& variant, int dim, int size, double dropout = 0.0) {
+  faceid::ModelConfig m;
+  m.variant = variant;
+  m.embedding_dim = dim;
+  m.dropout = dropout;
+  return EmbeddingNet(m, size);
+}
+
+// One deterministic training step (dropout 0), so weights, BatchNorm statistics and the
+// optimiser state are all non-trivial.
+void train_step(EmbeddingNet& net, torch::optim::Optimizer& opt, int size) {
+  net->train();
+  torch::manual_seed(11);
+  const auto x = torch::randn({4, 4, size, size});
+  opt.zero_grad();
+  const auto y = net->forward(x);
+  (y.slice(0, 0, 2) - y.slice(0, 2, 4)).square().sum().backward();
+  opt.step();
+}
+
+bool same_tensors(const torch::OrderedDict<std::string, torch::Tensor>& a,
+                  const torch::OrderedDict<std::string, torch::Tensor>& b) {
+  if (a.size() != b.size()) return false;
+  for (size_t i = 0; i < a.size(); ++i) {
+    if (a[i].key() != b[i].key() || !torch::equal(a[i].value(), b[i].value())) return false;
+  }
+  return true;
+}
+
+std::string bad_input_message(const std::function<void()>& fn) {
+  try {
+    fn();
+  } catch (const faceid::Error& e) {
+    CHECK(e.code() == faceid::Errc::bad_input);
+    return e.what();
+  } catch (const std::exception& e) {
+    FAIL("expected faceid::Error, got " << e.what());
+  }
+  FAIL("expected faceid::Error");
+  return {};
+}
+
+void write_bytes(const fs::path& path, const std::string& bytes) {
+  std::ofstream(path, std::ios::binary) << bytes;
+}
+
+faceid::CheckpointMeta sample_meta() {
+  faceid::CheckpointMeta meta;
+  meta.epoch = 3;
+  meta.step = 42;
+  meta.sampler_state = 0xdeadbeefcafebabeULL;  // high bit set: survives the int64 round trip
+  meta.config_yaml = faceid::to_yaml(faceid::Config{});
+  meta.metrics = {{"eer", 0.05}, {"auc", 0.99}, {"loss", 0.125}};
+  meta.eer_threshold = 0.73;
+  return meta;
+}
+
+}  // namespace
+
+TEST_CASE("checkpoint: round trip is bit-exact", "[checkpoint]") {
+  TempDir dir;
+  const auto path = dir.path / "last.pt";
+  const int size = 48;
+  torch::manual_seed(5);
+  auto net = make_net("squeezenet1_1", 16, size);
+  torch::optim::Adam opt(net->parameters(), torch::optim::AdamOptions(1e-3));
+  train_step(net, opt, size);
+
+  auto meta = sample_meta();
+  torch::manual_seed(99);
+  faceid::save_checkpoint(path, net, &opt, meta);
+  faceid::save_checkpoint(path, net, &opt, meta);  // overwriting leaves no temporary behind
+  const auto draws_after_save = torch::rand({5});  // from the generator state the file holds
+  CHECK(dir.files() == std::vector<std::string>{"last.pt"});
+
+  auto loaded = faceid::load_checkpoint(path);
+  const auto& m = loaded.meta;
+  CHECK(m.format_version == faceid::kCheckpointFormatVersion);
+  CHECK(m.model.variant == "squeezenet1_1");
+  CHECK(m.model.embedding_dim == 16);
+  CHECK(m.model.dropout == 0.0);
+  CHECK(m.input_size == size);
+  CHECK(m.epoch == 3);
+  CHECK(m.step == 42);
+  CHECK(m.sampler_state == 0xdeadbeefcafebabeULL);
+  CHECK(m.config_yaml == meta.config_yaml);
+  CHECK(m.metrics == meta.metrics);
+  CHECK(m.eer_threshold == 0.73);
+  CHECK(m.optimizer == "adam");
+  CHECK_FALSE(loaded.model->is_training());
+
+  // Weights and buffers (BatchNorm statistics) bit-exact; same fingerprint, same embeddings.
+  CHECK(same_tensors(loaded.model->named_parameters(), net->named_parameters()));
+  CHECK(same_tensors(loaded.model->named_buffers(), net->named_buffers()));
+  CHECK(faceid::model_fingerprint(loaded.model) == faceid::model_fingerprint(net));
+  CHECK(faceid::model_fingerprint(path) == faceid::model_fingerprint(net));
+  {
+    torch::NoGradGuard no_grad;
+    net->eval();
+    const auto x = torch::randn({2, 4, size, size});
+    CHECK(torch::equal(loaded.model->forward(x), net->forward(x)));
+  }
+
+  // The generator state comes back.
+  torch::manual_seed(0);
+  faceid::restore_torch_rng_state(m);
+  CHECK(torch::equal(torch::rand({5}), draws_after_save));
+
+  // Optimiser state: one more identical step from both sides gives identical weights.
+  torch::optim::Adam opt2(loaded.model->parameters(), torch::optim::AdamOptions(1e-3));
+  faceid::load_optimizer_state(path, opt2);
+  train_step(net, opt, size);
+  train_step(loaded.model, opt2, size);
+  CHECK(same_tensors(loaded.model->named_parameters(), net->named_parameters()));
+
+  // Without an optimiser; the default threshold is NaN ("not measured").
+  const auto bare = dir.path / "bare.pt";
+  faceid::save_checkpoint(bare, net, nullptr, faceid::CheckpointMeta{});
+  const auto bare_meta = faceid::read_checkpoint_meta(bare);
+  CHECK(bare_meta.optimizer.empty());
+  CHECK(std::isnan(bare_meta.eer_threshold));
+  CHECK(bare_meta.metrics.empty());
+  CHECK(bad_input_message([&] { faceid::load_optimizer_state(bare, opt2); }) ==
+        bare.string() + ": checkpoint has no optimizer state");
+  torch::optim::SGD sgd(loaded.model->parameters(), torch::optim::SGDOptions(0.1));
+  CHECK(bad_input_message([&] { faceid::load_optimizer_state(path, sgd); }) ==
+        path.string() + ": optimizer state is adam, expected sgd");
+}
+
+TEST_CASE("checkpoint: faceid_beta round trip and fingerprints", "[checkpoint]") {
+  TempDir dir;
+  const auto path = dir.path / "beta.pt";
+  torch::manual_seed(6);
+  auto net = make_net("faceid_beta", 8, 64, 0.3);
+  faceid::save_checkpoint(path, net, nullptr, sample_meta());
+  auto loaded = faceid::load_checkpoint(path);
+  CHECK(loaded.model->model_config().variant == "faceid_beta");
+  CHECK(loaded.model->model_config().dropout == 0.3);
+  CHECK(same_tensors(loaded.model->named_parameters(), net->named_parameters()));
+  // Any change of a weight changes the fingerprint.
+  const auto before = faceid::model_fingerprint(net);
+  CHECK(before.size() == 16);
+  {
+    torch::NoGradGuard no_grad;
+    net->named_parameters()["head.4.bias"][0] += 1e-3;
+  }
+  CHECK(faceid::model_fingerprint(net) != before);
+}
+
+TEST_CASE("checkpoint: load_weights_into refuses another model", "[checkpoint]") {
+  TempDir dir;
+  const auto squeeze_path = dir.path / "squeeze.pt";
+  const auto beta_path = dir.path / "beta.pt";
+  torch::manual_seed(7);
+  auto squeeze = make_net("squeezenet1_1", 16, 48);
+  auto beta = make_net("faceid_beta", 16, 64);
+  faceid::save_checkpoint(squeeze_path, squeeze, nullptr, {});
+  faceid::save_checkpoint(beta_path, beta, nullptr, {});
+
+  // Same variant and size, other weights: loads (the --init-from case), even at another input
+  // side and dropout, which do not change squeezenet1_1's shapes.
+  auto other = make_net("squeezenet1_1", 16, 64, 0.5);
+  faceid::load_weights_into(squeeze_path, other);
+  CHECK(same_tensors(other->named_parameters(), squeeze->named_parameters()));
+
+  auto target = make_net("squeezenet1_1", 16, 48);
+  const auto untouched = faceid::model_fingerprint(target);
+  CHECK(bad_input_message([&] { faceid::load_weights_into(beta_path, target); }) ==
+        beta_path.string() + ": model.variant is faceid_beta, expected squeezenet1_1");
+  auto wider = make_net("squeezenet1_1", 32, 48);
+  CHECK(bad_input_message([&] { faceid::load_weights_into(squeeze_path, wider); }) ==
+        squeeze_path.string() + ": model.embedding_dim is 16, expected 32");
+  // faceid_beta's first dense layer depends on the input side: 512*2*2 at 64, 512*3*3 at 80.
+  auto beta80 = make_net("faceid_beta", 16, 80);
+  CHECK(bad_input_message([&] { faceid::load_weights_into(beta_path, beta80); }) ==
+        beta_path.string() +
+            ": parameter head.1.weight has shape [512, 2048] in the checkpoint, expected "
+            "[512, 4608]");
+  CHECK(faceid::model_fingerprint(target) == untouched);
+}
+
+TEST_CASE("checkpoint: damaged files are refused with a clear message", "[checkpoint]") {
+  TempDir dir;
+  const auto good = dir.path / "good.pt";
+  torch::manual_seed(8);
+  auto net = make_net("squeezenet1_1", 8, 32);
+  faceid::save_checkpoint(good, net, nullptr, sample_meta());
+  const std::string bytes = faceid::read_file(good);
+  const auto bad = dir.path / "bad.pt";
+  const std::string p = bad.string();
+
+  CHECK(bad_input_message([&] { faceid::load_checkpoint(dir.path / "missing.pt"); }) ==
+        (dir.path / "missing.pt").string() + ": checkpoint not found");
+
+  write_bytes(bad, bytes.substr(0, bytes.size() / 2));
+  CHECK_THAT(bad_input_message([&] { faceid::load_checkpoint(bad); }),
+             Catch::StartsWith(p + ": corrupt checkpoint (payload is "));
+  write_bytes(bad, bytes.substr(0, 10));
+  CHECK(bad_input_message([&] { faceid::load_checkpoint(bad); }) ==
+        p + ": corrupt checkpoint (truncated: 10 bytes, the header alone is 28)");
+
+  std::string flipped = bytes;
+  flipped[bytes.size() / 2] ^= 0x5a;
+  write_bytes(bad, flipped);
+  CHECK(bad_input_message([&] { faceid::load_checkpoint(bad); }) ==
+        p + ": corrupt checkpoint (checksum mismatch)");
+  CHECK(bad_input_message([&] { faceid::load_weights_into(bad, net); }) ==
+        p + ": corrupt checkpoint (checksum mismatch)");
+
+  std::string magic = bytes;
+  magic[0] = 'X';
+  write_bytes(bad, magic);
+  CHECK(bad_input_message([&] { faceid::load_checkpoint(bad); }) ==
+        p + ": not a faceid checkpoint (bad magic)");
+
+  std::string version = bytes;
+  version[8] = 2;
+  write_bytes(bad, version);
+  CHECK(bad_input_message([&] { faceid::load_checkpoint(bad); }) ==
+        p + ": checkpoint format version 2, expected 1");
+
+  // A consistent header over a payload that is not a torch archive: the archive error is
+  // reported as corruption, never as a raw c10::Error.
+  std::string garbage = bytes.substr(0, 28) + std::string(100, 'z');
+  uint64_t h = 0xcbf29ce484222325ULL;
+  for (size_t i = 28; i < garbage.size(); ++i) {
+    h = (h ^ static_cast<unsigned char>(garbage[i])) * 0x100000001b3ULL;
+  }
+  for (int i = 0; i < 8; ++i) {
+    garbage[12 + i] = static_cast<char>(i == 0 ? 100 : 0);
+    garbage[20 + i] = static_cast<char>((h >> (8 * i)) & 0xff);
+  }
+  write_bytes(bad, garbage);
+  CHECK_THAT(bad_input_message([&] { faceid::load_checkpoint(bad); }),
+             Catch::StartsWith(p + ": corrupt checkpoint ("));
+}
+
+TEST_CASE("checkpoint: a failed write is an io error and leaves nothing", "[checkpoint]") {
+  TempDir dir;
+  auto net = make_net("squeezenet1_1", 8, 32);
+  try {
+    faceid::save_checkpoint(dir.path / "no_such_dir" / "x.pt", net, nullptr, {});
+    FAIL("expected faceid::Error");
+  } catch (const faceid::Error& e) {
+    CHECK(e.code() == faceid::Errc::io);
+    CHECK_THAT(e.what(), Catch::Contains("no_such_dir/x.pt"));
+  }
+  CHECK(dir.files().empty());
+}
