@@ -7,6 +7,8 @@
 #include <opencv2/imgcodecs.hpp>
 
 #include "data/crop_cache.hpp"
+#include "faceid/io/depth_io.hpp"
+#include "io_test_util.hpp"
 #include "faceid/data/batch_loader.hpp"
 #include "faceid/data/frame_store.hpp"
 #include "faceid/error.hpp"
@@ -19,45 +21,25 @@ using faceid::PreprocessConfig;
 
 namespace {
 
-// A fresh folder under the build tree for one test.
-fs::path fresh_dir(const std::string& name) {
-  const fs::path dir = fs::path(FACEID_BIN_DIR) / "test_tmp" / name;
-  fs::remove_all(dir);
-  fs::create_directories(dir);
-  return dir;
-}
-
-// Writes one VAP-layout frame (640x480 BGR NNN_K_c.png + 16-bit NNN_K_d.png, mm): a wall at
-// 1500 mm and an ellipsoid head at ~800 mm, centred `dx` pixels right of the middle. `face` = false
-// writes a frame with no valid depth at all (no face can be found).
-void write_frame(const fs::path& person_dir, int pose, int rep, int dx, int tone, bool face = true) {
+// Writes one VAP-layout frame (640x480 NNN_K_c.png + 16-bit NNN_K_d.png) of the io tests' scene
+// (wall, torso, neck, ellipsoid head at 800 mm) with the head `dx` pixels right of the middle.
+// `face` = false writes no valid depth at all (no face can be found).
+void write_frame(const fs::path& person_dir, int pose, int rep, int dx, bool face = true) {
+  faceid_test::Scene scene;
+  scene.cx = 320 + dx;
+  faceid::Frame f = faceid_test::make_scene(scene);
+  if (!face) f.depth.mm.setTo(0);
   fs::create_directories(person_dir);
-  cv::Mat depth(480, 640, CV_16UC1, cv::Scalar(face ? 1500 : 0));
-  cv::Mat colour(480, 640, CV_8UC3, cv::Scalar(90, 110, 130));
-  if (face) {
-    const double cx = 320 + dx, cy = 230, ax = 48, ay = 64;  // ~75 x 100 mm half axes at 800 mm
-    for (int y = 0; y < 480; ++y) {
-      for (int x = 0; x < 640; ++x) {
-        const double u = (x - cx) / ax, v = (y - cy) / ay;
-        const double r = 1.0 - u * u - v * v;
-        if (r <= 0) continue;
-        depth.at<uint16_t>(y, x) = static_cast<uint16_t>(800 - 90 * std::sqrt(r));
-        colour.at<cv::Vec3b>(y, x) = cv::Vec3b(static_cast<uint8_t>(tone / 2 + (x % 16) * 4),
-                                               static_cast<uint8_t>(tone - 20),
-                                               static_cast<uint8_t>(tone + (y % 8) * 5));
-      }
-    }
-  }
   const std::string stem = fmt::format("{:03d}_{}_", pose, rep);
-  REQUIRE(cv::imwrite((person_dir / (stem + "c.png")).string(), colour));
-  REQUIRE(cv::imwrite((person_dir / (stem + "d.png")).string(), depth));
+  REQUIRE(cv::imwrite((person_dir / (stem + "c.png")).string(), f.color));
+  faceid::write_depth_png(person_dir / (stem + "d.png"), faceid_test::raw_codes(f.depth.mm));
 }
 
 // persons x frames, every frame a little different.
 faceid::Dataset make_dataset(const fs::path& root, int persons, int frames) {
   for (int p = 0; p < persons; ++p) {
     for (int k = 0; k < frames; ++k) {
-      write_frame(root / fmt::format("person_{}", p), k + 1, 1, 8 * k - 12, 120 + 30 * p);
+      write_frame(root / fmt::format("person_{}", p), k + 1, 1, 8 * k - 12 + 3 * p);
     }
   }
   return faceid::scan_dataset(root);
@@ -111,7 +93,8 @@ std::vector<fs::path> cache_files(const fs::path& dir) {
 }  // namespace
 
 TEST_CASE("crop cache file: round trip, and every kind of damage is detected", "[frame_store]") {
-  const fs::path dir = fresh_dir("crop_cache_format");
+  const faceid_test::TempDir tmp;
+  const fs::path dir = tmp.path;
   faceid::PreprocessResult r;
   r.ok = true;
   r.crop.size = 6;
@@ -174,7 +157,8 @@ TEST_CASE("crop cache file: round trip, and every kind of damage is detected", "
 }
 
 TEST_CASE("frame store: a cache hit returns bit-identical crops", "[frame_store]") {
-  const fs::path root = fresh_dir("store_hit");
+  const faceid_test::TempDir tmp;
+  const fs::path root = tmp.path;
   const auto dataset = make_dataset(root, 2, 3);
   size_t calls = 0, last_done = 0, last_total = 0;
   const auto first = FrameStore::load(dataset, all_persons(dataset), data_config("cache"),
@@ -213,7 +197,8 @@ TEST_CASE("frame store: a cache hit returns bit-identical crops", "[frame_store]
 }
 
 TEST_CASE("frame store: a new config or a touched source file invalidates", "[frame_store]") {
-  const fs::path root = fresh_dir("store_stale");
+  const faceid_test::TempDir tmp;
+  const fs::path root = tmp.path;
   const auto dataset = make_dataset(root, 2, 3);
   const auto names = all_persons(dataset);
   const auto base = FrameStore::load(dataset, names, data_config("cache"), small_crops());
@@ -244,7 +229,8 @@ TEST_CASE("frame store: a new config or a touched source file invalidates", "[fr
 }
 
 TEST_CASE("frame store: a corrupt or truncated cache file is recomputed", "[frame_store]") {
-  const fs::path root = fresh_dir("store_corrupt");
+  const faceid_test::TempDir tmp;
+  const fs::path root = tmp.path;
   const auto dataset = make_dataset(root, 2, 3);
   const auto names = all_persons(dataset);
   const auto base = FrameStore::load(dataset, names, data_config("cache"), small_crops());
@@ -266,10 +252,11 @@ TEST_CASE("frame store: a corrupt or truncated cache file is recomputed", "[fram
 
 TEST_CASE("frame store: no-face frames are listed with their reason, and cached",
           "[frame_store]") {
-  const fs::path root = fresh_dir("store_no_face");
-  write_frame(root / "person_0", 1, 1, 0, 150);
-  write_frame(root / "person_0", 2, 1, 0, 150, false);
-  write_frame(root / "person_1", 1, 1, 10, 180);
+  const faceid_test::TempDir tmp;
+  const fs::path root = tmp.path;
+  write_frame(root / "person_0", 1, 1, 0);
+  write_frame(root / "person_0", 2, 1, 0, false);
+  write_frame(root / "person_1", 1, 1, 10);
   const auto dataset = faceid::scan_dataset(root);
   for (int round = 0; round < 2; ++round) {
     const auto store = FrameStore::load(dataset, all_persons(dataset), data_config("cache"),
@@ -285,7 +272,8 @@ TEST_CASE("frame store: no-face frames are listed with their reason, and cached"
 }
 
 TEST_CASE("frame store: person order, frame limit, workers and bad requests", "[frame_store]") {
-  const fs::path root = fresh_dir("store_options");
+  const faceid_test::TempDir tmp;
+  const fs::path root = tmp.path;
   const auto dataset = make_dataset(root, 3, 5);
   DataConfig data = data_config("");
   data.max_frames_per_person = 2;
@@ -308,7 +296,8 @@ TEST_CASE("frame store: person order, frame limit, workers and bad requests", "[
 
 TEST_CASE("frame store: an unwritable cache folder warns once and stays in memory",
           "[frame_store]") {
-  const fs::path root = fresh_dir("store_unwritable");
+  const faceid_test::TempDir tmp;
+  const fs::path root = tmp.path;
   const auto dataset = make_dataset(root, 2, 2);
   faceid::write_file_atomic(root / "blocker", "a file, not a folder");
   DataConfig data = data_config((root / "blocker" / "cache").string());
@@ -322,7 +311,8 @@ TEST_CASE("frame store: an unwritable cache folder warns once and stays in memor
 }
 
 TEST_CASE("frame store: without the memory cache, crops are read from disk", "[frame_store]") {
-  const fs::path root = fresh_dir("store_disk_only");
+  const faceid_test::TempDir tmp;
+  const fs::path root = tmp.path;
   const auto dataset = make_dataset(root, 2, 3);
   const auto names = all_persons(dataset);
   const auto memory = FrameStore::load(dataset, names, data_config("cache"), small_crops());
@@ -352,9 +342,10 @@ TEST_CASE("frame store: without the memory cache, crops are read from disk", "[f
 
 TEST_CASE("frame store: loading speed from the disk cache", "[.bench][frame_store]") {
   // 1,000 frames of 20 persons (copies of a few rendered frames), 112x112 crops.
-  const fs::path root = fresh_dir("store_bench");
+  const faceid_test::TempDir tmp;
+  const fs::path root = tmp.path;
   const fs::path proto = root / "proto";
-  for (int k = 0; k < 4; ++k) write_frame(proto, k + 1, 1, 10 * k - 15, 140 + 20 * k);
+  for (int k = 0; k < 4; ++k) write_frame(proto, k + 1, 1, 10 * k - 15);
   for (int p = 0; p < 20; ++p) {
     const fs::path dir = root / fmt::format("person_{:02d}", p);
     fs::create_directories(dir);
