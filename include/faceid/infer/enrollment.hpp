@@ -1,0 +1,20 @@
+// Enrollment rules, shared by `enroll` and `unlock_sim`: like FaceID, a user shows several head
+// poses; enrollment is refused (an expected outcome, returned, not thrown) when too few frames
+// are usable or the poses are too similar.
+#pragma once
+
+#include <string>
+
+#include "faceid/config.hpp"
+#include "faceid/eval/distances.hpp"
+
+namespace faceid {
+
+// Mean distance over all pairs of rows (0 for fewer than 2 rows): how far apart the poses are.
+double mean_pairwise_distance(const Embeddings& e);
+
+// "" when `enrollment` (one embedding per usable frame) may be enrolled under `config`
+// (min_enroll_frames, min_pose_spread), else the reason it is refused.
+std::string enrollment_refusal(const Embeddings& enrollment, const UnlockConfig& config);
+
+}  // namespace faceid

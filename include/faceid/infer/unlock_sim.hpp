@@ -1,0 +1,77 @@
+// The FaceID simulation: for every person of a set, enroll from K frames that span the poses,
+// then replay genuine attempts (the person's other frames) and impostor attempts (every frame of
+// every other person) through the unlock policy, with and without adaptive template update.
+// Torch-free: it works on embeddings (see embed_dataset.hpp for making them).
+#pragma once
+
+#include <filesystem>
+#include <string>
+#include <vector>
+
+#include "faceid/config.hpp"
+#include "faceid/eval/distances.hpp"
+#include "faceid/io/frame.hpp"
+
+namespace faceid {
+
+struct UnlockSimUser {
+  std::string user;
+  bool enrolled = false;
+  std::string refusal;        // why enrollment was refused (when !enrolled)
+  int enroll_frames = 0;
+  double genuine_mean = 0;    // mean attempt distance of the user's own other frames
+  double impostor_mean = 0;   // mean attempt distance of every other person's frames
+  double frr = 0;             // with adaptive update
+  double far = 0;             // with adaptive update
+  double frr_static = 0;      // without adaptive update
+  double far_static = 0;      // without adaptive update
+  size_t genuine_attempts = 0;
+  size_t impostor_attempts = 0;
+  size_t lockouts = 0;        // genuine lockouts: the user failed 5 times in a row and had to
+                              // enter the passcode (with adaptive update)
+  size_t impostor_lockouts = 0;  // lockouts triggered by impostor attempts on this user
+  size_t templates_added = 0; // adaptive templates added by genuine unlocks
+};
+
+struct UnlockSimReport {
+  double threshold = 0;
+  std::string threshold_source;   // "checkpoint EER", "--threshold", "--far 1e-3 calibration"
+  std::vector<UnlockSimUser> users;
+  double genuine_mean = 0;        // over all genuine attempts
+  double impostor_mean = 0;       // over all impostor attempts
+  double frr = 0, far = 0;        // with adaptive update
+  double frr_static = 0, far_static = 0;  // without
+  size_t genuine_attempts = 0, impostor_attempts = 0;
+  size_t lockouts = 0;           // genuine lockouts (JSON "lockouts")
+  size_t impostor_lockouts = 0;  // lockouts that impostor attempts ran into
+  size_t refused_enrollments = 0;
+  std::vector<float> genuine_distances;   // attempt distances (static templates), for histograms
+  std::vector<float> impostor_distances;
+};
+
+struct UnlockSimOptions {
+  UnlockConfig unlock;            // enroll_frames (K), distance mode, lockout, adaptive band
+  double threshold = -1;          // >= 0: use it
+  double far = 0;                 // > 0: calibrate the threshold on the impostor distances
+  double checkpoint_threshold = 0;  // used when neither is given
+};
+
+// Frames of one person are rows of `embeddings` with labels[i] == person; `frames` gives each
+// row's pose and repetition. The enrollment set takes K frames spread evenly over the person's
+// (pose, repetition)-sorted frames of the first repetition (falling back to all frames).
+UnlockSimReport simulate_unlock(const Embeddings& embeddings, const std::vector<int>& labels,
+                                const std::vector<FrameRef>& frames,
+                                const std::vector<std::string>& persons,
+                                const UnlockSimOptions& options);
+
+// The enrollment rows chosen for one person's rows (sorted by pose, repetition).
+std::vector<size_t> choose_enrollment_rows(const std::vector<size_t>& rows,
+                                           const std::vector<FrameRef>& frames, int k);
+
+// Writes report.txt-style lines to a string; JSON with exactly the keys threshold, genuine_mean,
+// impostor_mean, frr, far, genuine_attempts, impostor_attempts, lockouts; per-user CSV.
+std::string format_unlock_report(const UnlockSimReport& report);
+std::string unlock_report_json(const UnlockSimReport& report);
+std::string unlock_per_user_csv(const UnlockSimReport& report);
+
+}  // namespace faceid

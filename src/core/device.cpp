@@ -1,0 +1,37 @@
+#include "core/device.hpp"
+
+#include <thread>
+
+#include <fmt/format.h>
+
+#include "faceid/error.hpp"
+
+namespace faceid {
+
+torch::Device resolve_device(const std::string& name) {
+  if (name == "auto") return torch::cuda::is_available() ? torch::Device(torch::kCUDA, 0) : torch::kCPU;
+  if (name == "cpu") return torch::kCPU;
+  if (name == "cuda" || name.rfind("cuda:", 0) == 0) {
+    if (!torch::cuda::is_available()) {
+      throw_bad_input(fmt::format(
+          "train.device: '{}' requested but this LibTorch build or machine has no CUDA device "
+          "(use cpu or auto)", name));
+    }
+    const int index = name == "cuda" ? 0 : std::stoi(name.substr(5));
+    if (index >= static_cast<int>(torch::cuda::device_count())) {
+      throw_bad_input(fmt::format("train.device: '{}' out of range: {} CUDA device(s)", name,
+                                  torch::cuda::device_count()));
+    }
+    return torch::Device(torch::kCUDA, static_cast<c10::DeviceIndex>(index));
+  }
+  throw_bad_input(fmt::format("train.device: expected auto|cpu|cuda|cuda:N, got '{}'", name));
+}
+
+int configure_cpu_threads(int threads) {
+  const int n = threads > 0 ? threads
+                            : static_cast<int>(std::max(1u, std::thread::hardware_concurrency()));
+  torch::set_num_threads(n);
+  return n;
+}
+
+}  // namespace faceid

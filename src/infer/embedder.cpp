@@ -1,0 +1,71 @@
+#include "faceid/infer/embedder.hpp"
+
+#include <fmt/format.h>
+
+#include "core/device.hpp"
+#include "faceid/error.hpp"
+#include "faceid/train/checkpoint.hpp"
+#include "infer/embed_batch.hpp"
+
+namespace faceid {
+
+struct Embedder::Impl {
+  std::filesystem::path path;
+  Config config;
+  LoadedCheckpoint loaded;
+  torch::Device device{torch::kCPU};
+  std::string fingerprint;
+};
+
+Embedder::Embedder(const std::filesystem::path& checkpoint, const std::string& device,
+                   int threads)
+    : impl_(std::make_unique<Impl>()) {
+  impl_->path = checkpoint;
+  impl_->device = resolve_device(device);
+  configure_cpu_threads(threads);
+  impl_->loaded = load_checkpoint(checkpoint, impl_->device);
+  impl_->config = parse_config(impl_->loaded.meta.config_yaml,
+                               checkpoint.string() + " (stored config)");
+  impl_->loaded.model->eval();
+  impl_->fingerprint = model_fingerprint(impl_->loaded.model);
+}
+
+Embedder::~Embedder() = default;
+Embedder::Embedder(Embedder&&) noexcept = default;
+Embedder& Embedder::operator=(Embedder&&) noexcept = default;
+
+const Config& Embedder::config() const { return impl_->config; }
+const std::filesystem::path& Embedder::checkpoint() const { return impl_->path; }
+double Embedder::eer_threshold() const { return impl_->loaded.meta.eer_threshold; }
+const std::string& Embedder::fingerprint() const { return impl_->fingerprint; }
+int Embedder::dimension() const { return impl_->loaded.meta.model.embedding_dim; }
+int Embedder::input_size() const { return impl_->loaded.meta.input_size; }
+
+PreprocessResult Embedder::preprocess(const Frame& frame) const {
+  return faceid::preprocess(frame, impl_->config.preprocess);
+}
+
+Embeddings Embedder::embed(const std::vector<const FaceCrop*>& crops, int batch) const {
+  std::vector<const float*> data;
+  data.reserve(crops.size());
+  for (const FaceCrop* c : crops) {
+    if (c == nullptr || c->size != input_size() ||
+        c->chw.size() != static_cast<size_t>(kChannels) * c->size * c->size) {
+      throw_internal(fmt::format("Embedder: crop of side {} given to a model of input {}",
+                                 c ? c->size : 0, input_size()));
+    }
+    data.push_back(c->chw.data());
+  }
+  return embed(data, batch);
+}
+
+Embeddings Embedder::embed(const std::vector<const float*>& crops, int batch) const {
+  return embed_crops(impl_->loaded.model, crops, input_size(), impl_->device, batch);
+}
+
+std::vector<float> Embedder::embed(const FaceCrop& crop) const {
+  const Embeddings e = embed(std::vector<const FaceCrop*>{&crop}, 1);
+  return std::vector<float>(e.data(), e.data() + e.cols());
+}
+
+}  // namespace faceid

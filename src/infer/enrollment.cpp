@@ -1,0 +1,31 @@
+#include "faceid/infer/enrollment.hpp"
+
+#include <fmt/format.h>
+
+namespace faceid {
+
+double mean_pairwise_distance(const Embeddings& e) {
+  if (e.rows() < 2) return 0.0;
+  const DistanceMatrix d = cross_distances(e, e);
+  double sum = 0;
+  for (Eigen::Index i = 0; i < d.rows(); ++i) {
+    for (Eigen::Index j = i + 1; j < d.cols(); ++j) sum += d(i, j);
+  }
+  return sum / (0.5 * static_cast<double>(e.rows()) * static_cast<double>(e.rows() - 1));
+}
+
+std::string enrollment_refusal(const Embeddings& enrollment, const UnlockConfig& config) {
+  if (enrollment.rows() < config.min_enroll_frames) {
+    return fmt::format("{} usable frame(s); enrollment needs at least {} (unlock.min_enroll_frames)",
+                       enrollment.rows(), config.min_enroll_frames);
+  }
+  const double spread = mean_pairwise_distance(enrollment);
+  if (spread < config.min_pose_spread) {
+    return fmt::format(
+        "the poses are too similar: mean pairwise embedding distance {:.3f} < {:.3f} "
+        "(unlock.min_pose_spread); show several head poses", spread, config.min_pose_spread);
+  }
+  return "";
+}
+
+}  // namespace faceid

@@ -1,0 +1,256 @@
+#include "faceid/infer/unlock_sim.hpp"
+
+#include <algorithm>
+#include <numeric>
+
+#include <fmt/format.h>
+
+#include "faceid/error.hpp"
+#include "faceid/eval/metrics.hpp"
+#include "faceid/eval/plot.hpp"
+#include "faceid/infer/enrollment.hpp"
+#include "faceid/infer/template_store.hpp"
+#include "faceid/infer/unlock_policy.hpp"
+
+namespace faceid {
+namespace {
+
+double mean_of(const std::vector<double>& v) {
+  return v.empty() ? 0.0 : std::accumulate(v.begin(), v.end(), 0.0) / static_cast<double>(v.size());
+}
+
+double rate(size_t num, size_t den) { return den == 0 ? 0.0 : static_cast<double>(num) / den; }
+
+struct Replay {
+  size_t accepted = 0;
+  size_t attempts = 0;
+  size_t lockouts = 0;
+  size_t added = 0;
+};
+
+// Replays attempts of one claimant through a fresh policy; after a lockout the passcode is entered
+// (as a user would) and the replay goes on, so every attempt is counted.
+Replay replay(UnlockPolicy& policy, UserTemplates& user, const Embeddings& embeddings,
+              const std::vector<size_t>& rows) {
+  Replay r;
+  for (size_t row : rows) {
+    if (policy.locked()) policy.reset_with_passcode();
+    const UnlockDecision d = policy.attempt(user, embeddings.row(static_cast<Eigen::Index>(row)));
+    ++r.attempts;
+    if (d.outcome == UnlockOutcome::accepted) ++r.accepted;
+    if (d.template_added) ++r.added;
+  }
+  r.lockouts = policy.lockout_events();
+  return r;
+}
+
+}  // namespace
+
+std::vector<size_t> choose_enrollment_rows(const std::vector<size_t>& rows,
+                                           const std::vector<FrameRef>& frames, int k) {
+  if (rows.empty() || k <= 0) return {};
+  std::vector<size_t> sorted = rows;
+  std::sort(sorted.begin(), sorted.end(), [&](size_t a, size_t b) {
+    const auto& fa = frames[a];
+    const auto& fb = frames[b];
+    return std::tie(fa.repetition, fa.pose) < std::tie(fb.repetition, fb.pose);
+  });
+  std::vector<size_t> pool;
+  const int first_rep = frames[sorted.front()].repetition;
+  for (size_t r : sorted) {
+    if (frames[r].repetition == first_rep) pool.push_back(r);
+  }
+  if (static_cast<int>(pool.size()) < k) pool = sorted;
+  const size_t n = pool.size();
+  const size_t want = std::min(n, static_cast<size_t>(k));
+  std::vector<size_t> chosen;
+  for (size_t i = 0; i < want; ++i) {
+    const size_t idx = want == 1 ? n / 2 : (i * (n - 1) + (want - 1) / 2) / (want - 1);
+    chosen.push_back(pool[idx]);
+  }
+  chosen.erase(std::unique(chosen.begin(), chosen.end()), chosen.end());
+  return chosen;
+}
+
+UnlockSimReport simulate_unlock(const Embeddings& embeddings, const std::vector<int>& labels,
+                                const std::vector<FrameRef>& frames,
+                                const std::vector<std::string>& persons,
+                                const UnlockSimOptions& options) {
+  if (labels.size() != static_cast<size_t>(embeddings.rows()) || frames.size() != labels.size()) {
+    throw_internal("simulate_unlock: embeddings, labels and frames differ in length");
+  }
+  if (persons.size() < 2) {
+    throw_bad_input(fmt::format("unlock simulation needs at least 2 persons, got {}", persons.size()));
+  }
+  std::vector<std::vector<size_t>> rows_of(persons.size());
+  for (size_t i = 0; i < labels.size(); ++i) rows_of.at(static_cast<size_t>(labels[i])).push_back(i);
+
+  UnlockSimReport report;
+  // Enrollment and the static (enrolled-only) attempt distances first: they calibrate --far.
+  struct Enrolled {
+    UserTemplates templates;
+    std::vector<size_t> genuine_rows;
+    std::vector<size_t> impostor_rows;
+  };
+  std::vector<Enrolled> enrolled(persons.size());
+  std::vector<UnlockSimUser> users(persons.size());
+  const TemplateDistance mode = parse_template_distance(options.unlock.distance);
+  for (size_t p = 0; p < persons.size(); ++p) {
+    UnlockSimUser& u = users[p];
+    u.user = persons[p];
+    const std::vector<size_t> chosen =
+        choose_enrollment_rows(rows_of[p], frames, options.unlock.enroll_frames);
+    u.enroll_frames = static_cast<int>(chosen.size());
+    Embeddings e(static_cast<Eigen::Index>(chosen.size()), embeddings.cols());
+    for (size_t i = 0; i < chosen.size(); ++i) {
+      e.row(static_cast<Eigen::Index>(i)) = embeddings.row(static_cast<Eigen::Index>(chosen[i]));
+    }
+    u.refusal = enrollment_refusal(e, options.unlock);
+    if (!u.refusal.empty()) continue;
+    u.enrolled = true;
+    enrolled[p].templates.user = persons[p];
+    enrolled[p].templates.enrolled = std::move(e);
+    for (size_t r : rows_of[p]) {
+      if (std::find(chosen.begin(), chosen.end(), r) == chosen.end()) enrolled[p].genuine_rows.push_back(r);
+    }
+    for (size_t q = 0; q < persons.size(); ++q) {
+      if (q != p) enrolled[p].impostor_rows.insert(enrolled[p].impostor_rows.end(),
+                                                    rows_of[q].begin(), rows_of[q].end());
+    }
+    std::vector<double> g, im;
+    for (size_t r : enrolled[p].genuine_rows) {
+      const double d = template_distance(enrolled[p].templates,
+                                         embeddings.row(static_cast<Eigen::Index>(r)), mode,
+                                         options.unlock.mean_k);
+      g.push_back(d);
+      report.genuine_distances.push_back(static_cast<float>(d));
+    }
+    for (size_t r : enrolled[p].impostor_rows) {
+      const double d = template_distance(enrolled[p].templates,
+                                         embeddings.row(static_cast<Eigen::Index>(r)), mode,
+                                         options.unlock.mean_k);
+      im.push_back(d);
+      report.impostor_distances.push_back(static_cast<float>(d));
+    }
+    u.genuine_mean = mean_of(g);
+    u.impostor_mean = mean_of(im);
+  }
+
+  if (options.threshold >= 0) {
+    report.threshold = options.threshold;
+    report.threshold_source = "--threshold";
+  } else if (options.far > 0) {
+    if (report.impostor_distances.empty()) throw_bad_input("--far: no impostor attempts to calibrate on");
+    report.threshold = threshold_for_far(report.impostor_distances, options.far);
+    report.threshold_source = fmt::format("--far {:g} calibration", options.far);
+  } else {
+    if (!(options.checkpoint_threshold >= 0)) {
+      throw_bad_input("the checkpoint has no EER threshold (never validated): pass --threshold or --far");
+    }
+    report.threshold = options.checkpoint_threshold;
+    report.threshold_source = "checkpoint validation EER threshold";
+  }
+
+  size_t g_acc_static = 0, i_acc_static = 0, g_acc = 0, i_acc = 0;
+  for (size_t p = 0; p < persons.size(); ++p) {
+    UnlockSimUser& u = users[p];
+    if (!u.enrolled) {
+      ++report.refused_enrollments;
+      report.users.push_back(u);
+      continue;
+    }
+    const Enrolled& e = enrolled[p];
+    for (bool adaptive : {false, true}) {
+      UserTemplates templates = e.templates;
+      UnlockPolicy genuine_policy(options.unlock, report.threshold, adaptive);
+      const Replay g = replay(genuine_policy, templates, embeddings, e.genuine_rows);
+      // Impostors try against the templates as the genuine use left them.
+      UnlockPolicy impostor_policy(options.unlock, report.threshold, /*adaptive_update=*/false);
+      const Replay im = replay(impostor_policy, templates, embeddings, e.impostor_rows);
+      const double frr = 1.0 - rate(g.accepted, g.attempts);
+      const double far = rate(im.accepted, im.attempts);
+      if (adaptive) {
+        u.frr = g.attempts ? frr : 0.0;
+        u.far = far;
+        u.lockouts = g.lockouts;
+        u.impostor_lockouts = im.lockouts;
+        u.templates_added = g.added;
+        g_acc += g.accepted;
+        i_acc += im.accepted;
+      } else {
+        u.frr_static = g.attempts ? frr : 0.0;
+        u.far_static = far;
+        g_acc_static += g.accepted;
+        i_acc_static += im.accepted;
+      }
+    }
+    u.genuine_attempts = e.genuine_rows.size();
+    u.impostor_attempts = e.impostor_rows.size();
+    report.genuine_attempts += u.genuine_attempts;
+    report.impostor_attempts += u.impostor_attempts;
+    report.lockouts += u.lockouts;
+    report.impostor_lockouts += u.impostor_lockouts;
+    report.users.push_back(u);
+  }
+  auto mean_f = [](const std::vector<float>& v) {
+    return v.empty() ? 0.0 : std::accumulate(v.begin(), v.end(), 0.0) / static_cast<double>(v.size());
+  };
+  report.genuine_mean = mean_f(report.genuine_distances);
+  report.impostor_mean = mean_f(report.impostor_distances);
+  report.frr = 1.0 - rate(g_acc, report.genuine_attempts);
+  report.far = rate(i_acc, report.impostor_attempts);
+  report.frr_static = 1.0 - rate(g_acc_static, report.genuine_attempts);
+  report.far_static = rate(i_acc_static, report.impostor_attempts);
+  if (report.genuine_attempts == 0) report.frr = report.frr_static = 0.0;
+  return report;
+}
+
+std::string format_unlock_report(const UnlockSimReport& r) {
+  std::string out = fmt::format("{:<28} {:>9} {:>9} {:>7} {:>9} {:>8} {:>8}\n", "user",
+                                "genuine", "impostor", "FRR", "FAR", "attempts", "lockouts");
+  for (const auto& u : r.users) {
+    if (!u.enrolled) {
+      out += fmt::format("{:<28} enrollment refused: {}\n", u.user, u.refusal);
+      continue;
+    }
+    out += fmt::format("{:<28} {:>9.3f} {:>9.3f} {:>6.2f}% {:>8.4f}% {:>8} {:>8}\n", u.user,
+                       u.genuine_mean, u.impostor_mean, 100 * u.frr, 100 * u.far,
+                       u.genuine_attempts + u.impostor_attempts, u.lockouts);
+  }
+  out += fmt::format(
+      "\ngenuine mean distance {:.3f} vs impostor mean distance {:.3f}\n"
+      "threshold {:.4f} ({})\n"
+      "with adaptive update:    FRR {:.2f}% ({} genuine attempts), FAR {:.4f}% ({} impostor attempts)\n"
+      "without adaptive update: FRR {:.2f}%, FAR {:.4f}%\n"
+      "genuine lockouts {} (a user had to enter the passcode), impostor lockouts {}, "
+      "refused enrollments {}\n",
+      r.genuine_mean, r.impostor_mean, r.threshold, r.threshold_source, 100 * r.frr,
+      r.genuine_attempts, 100 * r.far, r.impostor_attempts, 100 * r.frr_static,
+      100 * r.far_static, r.lockouts, r.impostor_lockouts, r.refused_enrollments);
+  return out;
+}
+
+std::string unlock_report_json(const UnlockSimReport& r) {
+  return fmt::format(
+      "{{\n  \"threshold\": {:.6g},\n  \"genuine_mean\": {:.6g},\n  \"impostor_mean\": {:.6g},\n"
+      "  \"frr\": {:.6g},\n  \"far\": {:.6g},\n  \"genuine_attempts\": {},\n"
+      "  \"impostor_attempts\": {},\n  \"lockouts\": {}\n}}\n",
+      r.threshold, r.genuine_mean, r.impostor_mean, r.frr, r.far, r.genuine_attempts,
+      r.impostor_attempts, r.lockouts);
+}
+
+std::string unlock_per_user_csv(const UnlockSimReport& r) {
+  std::string out =
+      "user,enrolled,enroll_frames,genuine_mean,impostor_mean,frr,far,frr_static,far_static,"
+      "genuine_attempts,impostor_attempts,lockouts,impostor_lockouts,templates_added,refusal\n";
+  for (const auto& u : r.users) {
+    out += fmt::format("{},{},{},{:.6f},{:.6f},{:.6f},{:.6f},{:.6f},{:.6f},{},{},{},{},{},{}\n",
+                       csv_field(u.user), u.enrolled ? 1 : 0, u.enroll_frames, u.genuine_mean,
+                       u.impostor_mean, u.frr, u.far, u.frr_static, u.far_static,
+                       u.genuine_attempts, u.impostor_attempts, u.lockouts, u.impostor_lockouts, u.templates_added,
+                       csv_field(u.refusal));
+  }
+  return out;
+}
+
+}  // namespace faceid

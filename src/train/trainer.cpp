@@ -1,0 +1,389 @@
+#include "faceid/train/trainer.hpp"
+
+#include <torch/torch.h>
+
+#include <chrono>
+#include <cmath>
+#include <cstdio>
+#include <ctime>
+#include <fstream>
+#include <limits>
+
+#include <fmt/format.h>
+
+#include "core/device.hpp"
+#include "faceid/data/batch_loader.hpp"
+#include "faceid/data/frame_store.hpp"
+#include "faceid/data/split.hpp"
+#include "faceid/error.hpp"
+#include "faceid/eval/distances.hpp"
+#include "faceid/eval/metrics.hpp"
+#include "faceid/eval/plot.hpp"
+#include "faceid/fs.hpp"
+#include "faceid/io/dataset.hpp"
+#include "faceid/model/loss.hpp"
+#include "faceid/model/model.hpp"
+#include "faceid/train/checkpoint.hpp"
+#include "infer/embed_batch.hpp"
+
+namespace faceid {
+namespace {
+
+using Clock = std::chrono::steady_clock;
+
+double seconds_since(Clock::time_point t0) {
+  return std::chrono::duration<double>(Clock::now() - t0).count();
+}
+
+std::filesystem::path resolve_root(const std::string& root) { return std::filesystem::path(root); }
+
+std::unique_ptr<torch::optim::Optimizer> make_optimizer(EmbeddingNet& model,
+                                                        const TrainConfig& t) {
+  if (t.optimizer == "sgd") {
+    return std::make_unique<torch::optim::SGD>(
+        model->parameters(),
+        torch::optim::SGDOptions(t.lr).momentum(t.momentum).weight_decay(t.weight_decay));
+  }
+  return std::make_unique<torch::optim::Adam>(
+      model->parameters(), torch::optim::AdamOptions(t.lr).weight_decay(t.weight_decay));
+}
+
+void set_lr(torch::optim::Optimizer& optimizer, double lr) {
+  for (auto& group : optimizer.param_groups()) group.options().set_lr(lr);
+}
+
+std::string split_yaml(const Split& split, const std::string& root) {
+  YAML::Emitter e;
+  e << YAML::BeginMap;
+  e << YAML::Key << "root" << YAML::Value << root;
+  e << YAML::Key << "train" << YAML::Value << YAML::Flow << split.train;
+  e << YAML::Key << "val" << YAML::Value << YAML::Flow << split.val;
+  e << YAML::EndMap;
+  return std::string(e.c_str()) + "\n";
+}
+
+// Appends one line to a file, creating it with `header` first when new.
+void append_line(const std::filesystem::path& path, const std::string& header,
+                 const std::string& line) {
+  const bool fresh = !std::filesystem::exists(path);
+  std::ofstream out(path, std::ios::app);
+  if (!out) throw_io(fmt::format("{}: cannot open for appending", path.string()));
+  if (fresh) out << header << '\n';
+  out << line << '\n';
+  out.flush();
+  if (!out) throw_io(fmt::format("{}: write failed", path.string()));
+}
+
+// Validation: embed every held-out frame, all pairs, exact ROC.
+RocSummary validate(EmbeddingNet& model, const FrameStore& store, torch::Device device) {
+  std::vector<std::vector<float>> owned;
+  const std::vector<const float*> crops = crop_pointers(store, owned);
+  std::vector<int> labels;
+  for (const auto& f : store.frames()) labels.push_back(f.person);
+  const Embeddings emb = embed_crops(model, crops, store.crop_size(), device);
+  PairDistances pd = all_pair_distances_exact(emb, labels, 1);
+  ExactRoc roc(std::move(pd.genuine), std::move(pd.impostor));
+  return roc.summary({1e-3});
+}
+
+class Progress {
+ public:
+  Progress(bool bar, std::function<void(const std::string&)> log) : bar_(bar), log_(std::move(log)) {}
+  void step(int64_t epoch, int64_t epochs, int64_t i, int64_t steps, double loss, double pps) {
+    if (bar_) {
+      const int width = 30;
+      const int filled = static_cast<int>(width * (i + 1) / steps);
+      std::fprintf(stderr, "\repoch %lld/%lld [%s%s] %lld/%lld loss %.4f %.0f pairs/s ",
+                   static_cast<long long>(epoch), static_cast<long long>(epochs),
+                   std::string(filled, '#').c_str(), std::string(width - filled, '.').c_str(),
+                   static_cast<long long>(i + 1), static_cast<long long>(steps), loss, pps);
+      std::fflush(stderr);
+    } else {
+      const int64_t every = std::max<int64_t>(1, steps / 4);
+      if ((i + 1) % every == 0 || i + 1 == steps) {
+        log_(fmt::format("epoch {}/{} step {}/{} loss {:.4f} {:.0f} pairs/s", epoch, epochs, i + 1,
+                         steps, loss, pps));
+      }
+    }
+  }
+  void end_epoch() {
+    if (bar_) std::fprintf(stderr, "\n");
+  }
+
+ private:
+  bool bar_;
+  std::function<void(const std::string&)> log_;
+};
+
+// Training curves from the whole metrics.csv (resumed runs included): loss and validation EER.
+void plot_curves(const std::filesystem::path& metrics_csv, const std::filesystem::path& png) {
+  std::ifstream in(metrics_csv);
+  std::string line;
+  std::getline(in, line);  // header
+  LineSeries loss{"train loss", {}, {}}, eer{"validation EER", {}, {}}, gen{"val genuine mean", {}, {}},
+      imp{"val impostor mean", {}, {}};
+  while (std::getline(in, line)) {
+    std::vector<double> v;
+    size_t start = 0;
+    while (start <= line.size()) {
+      const size_t comma = std::min(line.find(',', start), line.size());
+      v.push_back(std::strtod(line.substr(start, comma - start).c_str(), nullptr));
+      start = comma + 1;
+    }
+    if (v.size() < 8) continue;
+    loss.x.push_back(v[0]);
+    loss.y.push_back(v[3]);
+    gen.x.push_back(v[0]);
+    gen.y.push_back(v[4]);
+    imp.x.push_back(v[0]);
+    imp.y.push_back(v[5]);
+    eer.x.push_back(v[0]);
+    eer.y.push_back(v[7]);
+  }
+  if (loss.x.empty()) return;
+  LinePlotOptions o;
+  o.title = "training curves";
+  o.x_label = "epoch";
+  o.y_label = "loss / EER / distance";
+  plot_lines(png, {loss, eer, gen, imp}, o);
+}
+
+}  // namespace
+
+double learning_rate_at(const TrainConfig& t, int64_t step) {
+  const double total = static_cast<double>(t.epochs) * t.steps_per_epoch;
+  const double warmup = t.warmup_epochs * t.steps_per_epoch;
+  const double s = static_cast<double>(step);
+  if (warmup > 0 && s < warmup) return t.lr * (s + 1.0) / warmup;
+  if (t.schedule == "constant") return t.lr;
+  if (t.schedule == "step") {
+    const int64_t epoch = step / t.steps_per_epoch;
+    return t.lr * std::pow(t.step_gamma, static_cast<double>(epoch / t.step_epochs));
+  }
+  const double span = std::max(1.0, total - warmup);
+  const double progress = std::min(1.0, (s - warmup) / span);
+  return 0.5 * t.lr * (1.0 + std::cos(M_PI * progress));
+}
+
+std::string metrics_csv_header() {
+  return "epoch,step,lr,train_loss,val_genuine_mean,val_impostor_mean,val_auc,val_eer,"
+         "val_eer_threshold,val_tar_at_far_1e-3,pairs_per_second,data_wait_fraction,seconds";
+}
+
+std::string metrics_csv_row(const EpochMetrics& m) {
+  return fmt::format("{},{},{:.6g},{:.6f},{:.6f},{:.6f},{:.6f},{:.6f},{:.6f},{:.6f},{:.1f},{:.4f},{:.2f}",
+                     m.epoch, m.step, m.lr, m.train_loss, m.genuine_mean, m.impostor_mean, m.auc,
+                     m.eer, m.eer_threshold, m.tar_at_far_1e3, m.pairs_per_second,
+                     m.data_wait_fraction, m.seconds);
+}
+
+std::filesystem::path default_run_dir(const Config& config, const std::string& config_path) {
+  const std::time_t now = std::time(nullptr);
+  std::tm tm{};
+  gmtime_r(&now, &tm);
+  char stamp[32];
+  std::strftime(stamp, sizeof stamp, "%Y%m%d-%H%M%S", &tm);
+  const std::string stem =
+      config_path.empty() ? "run" : std::filesystem::path(config_path).stem().string();
+  return std::filesystem::path(config.train.out_dir) / fmt::format("{}-{}", stem, stamp);
+}
+
+TrainResult run_training(const Config& config, const TrainOptions& options) {
+  auto log = options.log ? options.log
+                         : std::function<void(const std::string&)>([](const std::string& s) {
+                             std::fprintf(stderr, "%s\n", s.c_str());
+                           });
+  const TrainConfig& t = config.train;
+  if (options.run_dir.empty()) throw_internal("run_training: no run folder given");
+  const auto run_dir = options.run_dir;
+  const auto last_path = run_dir / "last.pt";
+  const auto best_path = run_dir / "best.pt";
+  if (options.resume.empty() && !options.overwrite && std::filesystem::exists(last_path)) {
+    throw_bad_input(fmt::format(
+        "{}: run folder already holds a run (last.pt); use --resume {} or --overwrite or another "
+        "--out", run_dir.string(), last_path.string()));
+  }
+
+  // ---- device, threads, seed ----
+  const torch::Device device = resolve_device(t.device);
+  const int threads = configure_cpu_threads(t.threads);
+  torch::manual_seed(static_cast<uint64_t>(t.seed));
+  log(fmt::format("device {} · {} CPU thread(s)", device.str(), threads));
+
+  // ---- data ----
+  const Dataset dataset = scan_dataset(resolve_root(config.data.root), /*strict=*/true);
+  const Split split = split_persons(dataset, config.data);
+  log(fmt::format("dataset {}: {} persons, {} frames; split {} train / {} validation persons",
+                  config.data.root, dataset.persons.size(), dataset.frame_count(),
+                  split.train.size(), split.val.size()));
+  auto load_progress = [&](const char* what) {
+    return [&, what](size_t done, size_t total) {
+      if (options.progress_bar) {
+        std::fprintf(stderr, "\rloading %s frames %zu/%zu ", what, done, total);
+        if (done == total) std::fprintf(stderr, "\n");
+      }
+    };
+  };
+  const FrameStore train_store =
+      FrameStore::load(dataset, split.train, config.data, config.preprocess, load_progress("train"));
+  DataConfig val_data = config.data;
+  val_data.max_frames_per_person = t.val_max_frames_per_person;
+  const FrameStore val_store =
+      FrameStore::load(dataset, split.val, val_data, config.preprocess, load_progress("validation"));
+  for (const auto* store : {&train_store, &val_store}) {
+    for (const auto& s : store->skipped()) {
+      log(fmt::format("skipped {}: {}", s.ref.depth_path.string(), s.reason));
+    }
+  }
+  log(fmt::format("frames: {} train ({} from cache), {} validation, {:.1f} s",
+                  train_store.size(), train_store.stats().cache_hits, val_store.size(),
+                  train_store.stats().seconds + val_store.stats().seconds));
+  if (val_store.size() < 2) {
+    throw_bad_input(fmt::format("{}: fewer than 2 usable validation frames", config.data.root));
+  }
+
+  // ---- model and optimiser ----
+  EmbeddingNet model(config.model, config.preprocess.input_size);
+  model->to(device);
+  if (!options.init_from.empty()) {
+    load_weights_into(options.init_from, model);
+    log(fmt::format("initialised weights from {}", options.init_from.string()));
+  }
+  auto optimizer = make_optimizer(model, t);
+  int64_t start_epoch = 0;
+  int64_t step = 0;
+  double best_eer = std::numeric_limits<double>::infinity();
+  if (!options.resume.empty()) {
+    const CheckpointMeta meta = read_checkpoint_meta(options.resume);
+    load_weights_into(options.resume, model);
+    load_optimizer_state(options.resume, *optimizer);
+    restore_torch_rng_state(meta);
+    start_epoch = meta.epoch;
+    step = meta.step;
+    if (std::filesystem::exists(best_path)) {
+      const CheckpointMeta best = read_checkpoint_meta(best_path);
+      auto it = best.metrics.find("val_eer");
+      if (it != best.metrics.end()) best_eer = it->second;
+    }
+    log(fmt::format("resumed from {} at epoch {}, step {}", options.resume.string(), start_epoch,
+                    step));
+  }
+  TrainResult result;
+  result.run_dir = run_dir;
+  result.parameter_count = model->parameter_count();
+  result.train_persons = split.train;
+  result.val_persons = split.val;
+  log(fmt::format("model {} · input {}x{} · embedding {} · {} parameters", config.model.variant,
+                  config.preprocess.input_size, config.preprocess.input_size,
+                  config.model.embedding_dim, result.parameter_count));
+
+  // ---- run folder ----
+  std::error_code ec;
+  std::filesystem::create_directories(run_dir, ec);
+  if (ec) throw_io(fmt::format("{}: cannot create run folder: {}", run_dir.string(), ec.message()));
+  const std::string config_yaml = to_yaml(config);
+  write_file_atomic(run_dir / "config.yaml", config_yaml);
+  write_file_atomic(run_dir / "split.yaml", split_yaml(split, config.data.root));
+  const auto metrics_path = run_dir / "metrics.csv";
+  if (options.resume.empty() && options.overwrite) std::filesystem::remove(metrics_path, ec);
+
+  // ---- loop ----
+  PairSampler sampler(train_store, t);
+  Augmenter augmenter(config.augment, config.preprocess, t.seed);
+  BatchLoader loader(train_store, sampler, augmenter, config.data, t);
+  Progress progress(options.progress_bar, log);
+  const int64_t last_epoch =
+      options.stop_after_epochs > 0
+          ? std::min<int64_t>(t.epochs, start_epoch + options.stop_after_epochs)
+          : t.epochs;
+  for (int64_t epoch = start_epoch; epoch < last_epoch; ++epoch) {
+    const auto epoch_t0 = Clock::now();
+    model->train();
+    loader.start_epoch(epoch);
+    const double wait0 = loader.wait_seconds();
+    double loss_sum = 0;
+    int64_t steps = 0;
+    Batch batch;
+    double lr = 0;
+    while (loader.next(batch)) {
+      lr = learning_rate_at(t, step);
+      set_lr(*optimizer, lr);
+      const int64_t n = batch.a.size(0);
+      torch::Tensor emb = model->forward(torch::cat({batch.a, batch.b}).to(device));
+      LossOutput out = contrastive_loss(emb.narrow(0, 0, n), emb.narrow(0, n, n),
+                                        batch.same.to(device), batch.person_a.to(device),
+                                        batch.person_b.to(device), config.loss);
+      optimizer->zero_grad();
+      out.loss.backward();
+      if (t.grad_clip > 0) torch::nn::utils::clip_grad_norm_(model->parameters(), t.grad_clip);
+      optimizer->step();
+      const double loss = out.loss.item<double>();
+      if (!std::isfinite(loss)) {
+        throw_internal(fmt::format("training diverged at step {}: loss is {} (lower train.lr?)",
+                                   step, loss));
+      }
+      result.step_losses.push_back(loss);
+      loss_sum += loss;
+      ++step;
+      ++steps;
+      const double elapsed = seconds_since(epoch_t0);
+      progress.step(epoch + 1, t.epochs, steps - 1, loader.steps_per_epoch(), loss,
+                    steps * t.batch_pairs / std::max(elapsed, 1e-9));
+    }
+    progress.end_epoch();
+    const double train_seconds = seconds_since(epoch_t0);
+
+    EpochMetrics m;
+    m.epoch = epoch + 1;
+    m.step = step;
+    m.lr = lr;
+    m.train_loss = loss_sum / std::max<int64_t>(1, steps);
+    m.pairs_per_second = steps * t.batch_pairs / std::max(train_seconds, 1e-9);
+    m.data_wait_fraction = (loader.wait_seconds() - wait0) / std::max(train_seconds, 1e-9);
+    const RocSummary roc = validate(model, val_store, device);
+    m.genuine_mean = roc.genuine_mean;
+    m.impostor_mean = roc.impostor_mean;
+    m.auc = roc.auc;
+    m.eer = roc.eer;
+    m.eer_threshold = roc.eer_threshold;
+    m.tar_at_far_1e3 = roc.at_far.empty() ? 0.0 : roc.at_far.front().tar;
+    m.seconds = seconds_since(epoch_t0);
+    log(fmt::format("epoch {}/{} loss {:.4f} · val genuine {:.3f} impostor {:.3f} · AUC {:.4f} "
+                    "EER {:.2f}% @ {:.3f} · TAR@FAR1e-3 {:.3f} · {:.0f} pairs/s · data wait {:.1f}% "
+                    "· {:.1f} s",
+                    m.epoch, t.epochs, m.train_loss, m.genuine_mean, m.impostor_mean, m.auc,
+                    100 * m.eer, m.eer_threshold, m.tar_at_far_1e3, m.pairs_per_second,
+                    100 * m.data_wait_fraction, m.seconds));
+    append_line(metrics_path, metrics_csv_header(), metrics_csv_row(m));
+    result.epochs.push_back(m);
+
+    CheckpointMeta meta;
+    meta.epoch = m.epoch;
+    meta.step = step;
+    meta.sampler_state = static_cast<uint64_t>(t.seed);
+    meta.config_yaml = config_yaml;
+    meta.metrics = {{"train_loss", m.train_loss},       {"val_genuine_mean", m.genuine_mean},
+                    {"val_impostor_mean", m.impostor_mean}, {"val_auc", m.auc},
+                    {"val_eer", m.eer},                 {"val_tar_at_far_1e-3", m.tar_at_far_1e3}};
+    meta.eer_threshold = m.eer_threshold;
+    if (m.epoch % t.save_every == 0 || epoch + 1 == last_epoch) {
+      save_checkpoint(last_path, model, optimizer.get(), meta);
+      result.last_checkpoint = last_path;
+    }
+    if (m.eer < best_eer) {
+      best_eer = m.eer;
+      save_checkpoint(best_path, model, optimizer.get(), meta);
+      log(fmt::format("new best validation EER {:.2f}% -> {}", 100 * m.eer, best_path.string()));
+    }
+  }
+  try {
+    plot_curves(metrics_path, run_dir / "curves.png");
+  } catch (const Error& e) {
+    log(fmt::format("warning: no training-curve plot: {}", e.what()));
+  }
+  if (std::filesystem::exists(best_path)) result.best_checkpoint = best_path;
+  if (std::filesystem::exists(last_path)) result.last_checkpoint = last_path;
+  return result;
+}
+
+}  // namespace faceid

@@ -1,0 +1,65 @@
+// A small synthetic RGB-D dataset shared by the training and inference tests: generated once into
+// the build folder (compact layout, deterministic), reused by later test processes.
+#pragma once
+
+#include <cstdio>
+#include <cstdlib>
+#include <filesystem>
+#include <string>
+
+#include <fmt/format.h>
+
+#include "faceid/config.hpp"
+#include "faceid/synth/synth.hpp"
+
+namespace faceid::test {
+
+// 6 persons x 1 session x 6 poses, compact PNG layout.
+inline std::filesystem::path smoke_dataset() {
+  const std::filesystem::path root =
+      std::filesystem::path(FACEID_BIN_DIR).parent_path() / "test-data" / "smoke-6x6";
+  if (!std::filesystem::exists(root / "synth_manifest.yaml")) {
+    SynthOptions o;
+    o.out = root;
+    o.persons = 6;
+    o.sessions = 1;
+    o.poses = 6;
+    o.seed = 11;
+    o.threads = 1;
+    o.compact = true;
+    generate_synth_dataset(o);
+  }
+  return root;
+}
+
+// configs/smoke.yaml on the smoke dataset, plus `extra` overrides.
+inline Config smoke_config(std::vector<std::string> extra = {}) {
+  std::vector<std::string> overrides = {"data.root=" + smoke_dataset().string()};
+  overrides.insert(overrides.end(), extra.begin(), extra.end());
+  return load_config(std::string(FACEID_SOURCE_DIR) + "/configs/smoke.yaml", overrides);
+}
+
+// A fresh empty folder under the build tree for one test.
+inline std::filesystem::path scratch_dir(const std::string& name) {
+  const auto dir = std::filesystem::path(FACEID_BIN_DIR).parent_path() / "test-scratch" / name;
+  std::filesystem::remove_all(dir);
+  std::filesystem::create_directories(dir);
+  return dir;
+}
+
+// Runs build/bin/<app> with `args` (a shell fragment); returns the exit code and captures
+// stdout+stderr into *output.
+inline int run_app(const std::string& app, const std::string& args, std::string* output = nullptr) {
+  const std::string cmd = fmt::format("{}/{} {} 2>&1", FACEID_BIN_DIR, app, args);
+  FILE* pipe = ::popen(cmd.c_str(), "r");
+  if (pipe == nullptr) return -1;
+  std::string out;
+  char buf[4096];
+  size_t n;
+  while ((n = std::fread(buf, 1, sizeof buf, pipe)) > 0) out.append(buf, n);
+  const int status = ::pclose(pipe);
+  if (output) *output = out;
+  return WIFEXITED(status) ? WEXITSTATUS(status) : -1;
+}
+
+}  // namespace faceid::test

@@ -1,0 +1,128 @@
+// CLI smoke tests of train → embed → evaluate → unlock_sim → enroll on a checkpoint made here.
+#include <catch2/catch.hpp>
+
+#include <fstream>
+#include <sstream>
+
+#include "synth_fixture.hpp"
+
+using faceid::test::run_app;
+
+namespace {
+std::string slurp(const std::filesystem::path& p) {
+  std::ifstream in(p);
+  std::stringstream ss;
+  ss << in.rdbuf();
+  return ss.str();
+}
+std::vector<std::string> json_keys(const std::string& json) {
+  // Top-level keys of the flat JSON objects the apps write: lines `  "key": value`.
+  std::vector<std::string> keys;
+  std::istringstream in(json);
+  std::string line;
+  while (std::getline(in, line)) {
+    if (line.rfind("  \"", 0) == 0) keys.push_back(line.substr(3, line.find('"', 3) - 3));
+  }
+  return keys;
+}
+}  // namespace
+
+TEST_CASE("apps: --help exits 0 and an unknown flag exits 2", "[apps]") {
+  for (const char* app : {"train", "embed", "evaluate", "unlock_sim", "enroll", "faceid_config"}) {
+    INFO(app);
+    std::string out;
+    CHECK(run_app(app, "--help", &out) == 0);
+    CHECK_THAT(out, Catch::Contains("--"));
+    CHECK(run_app(app, "--no-such-flag", &out) == 2);
+  }
+}
+
+TEST_CASE("apps: train rejects bad configs with exit 2 and the key path", "[apps]") {
+  const auto dir = faceid::test::scratch_dir("apps-badcfg");
+  std::ofstream(dir / "bad.yaml") << "train:\n  lr: -1\n";
+  std::string out;
+  CHECK(run_app("train", fmt::format("--config {}/bad.yaml --out {}/run", dir.string(), dir.string()),
+                &out) == 2);
+  CHECK_THAT(out, Catch::Contains("bad.yaml:2: train.lr: expected a number > 0, got -1"));
+  CHECK(run_app("train", "--config /nonexistent.yaml", &out) == 2);
+  CHECK_THAT(out, Catch::Contains("/nonexistent.yaml: cannot open config file"));
+  CHECK(run_app("train", fmt::format("--config {}/configs/smoke.yaml --set train.nope=1",
+                                     FACEID_SOURCE_DIR), &out) == 2);
+  CHECK_THAT(out, Catch::Contains("unknown key 'train.nope'"));
+  CHECK(!std::filesystem::exists(dir / "run" / "last.pt"));
+}
+
+TEST_CASE("apps: train, embed, evaluate, unlock_sim and enroll on a smoke checkpoint", "[apps]") {
+  const auto data = faceid::test::smoke_dataset();
+  const auto dir = faceid::test::scratch_dir("apps-flow");
+  const std::string run = (dir / "run").string();
+  std::string out;
+  REQUIRE(run_app("train", fmt::format("--config {}/configs/smoke.yaml --set data.root={} --out {}",
+                                       FACEID_SOURCE_DIR, data.string(), run),
+                  &out) == 0);
+  INFO(out);
+  const std::string ckpt = run + "/best.pt";
+  REQUIRE(std::filesystem::exists(ckpt));
+
+  // embed: CSV with one row per frame; NPY loadable (header) with a sidecar.
+  REQUIRE(run_app("embed", fmt::format("--checkpoint {} --input {} --out {}/e.csv", ckpt,
+                                       data.string(), dir.string()), &out) == 0);
+  {
+    std::istringstream csv(slurp(dir / "e.csv"));
+    std::string header, line;
+    std::getline(csv, header);
+    CHECK_THAT(header, Catch::StartsWith("identity,pose,repetition,file,status,e0,"));
+    CHECK_THAT(header, Catch::EndsWith(",e15"));
+    int rows = 0;
+    while (std::getline(csv, line)) ++rows;
+    CHECK(rows == 36);
+  }
+  REQUIRE(run_app("embed", fmt::format("--checkpoint {} --input {}/synth_00001 --out {}/e.npy",
+                                       ckpt, data.string(), dir.string()), &out) == 0);
+  const std::string npy = slurp(dir / "e.npy");
+  CHECK(npy.substr(1, 5) == "NUMPY");
+  CHECK_THAT(npy, Catch::Contains("'shape': (6, 16)"));
+  CHECK(std::filesystem::exists(dir / "e.labels.csv"));
+  CHECK(run_app("embed", fmt::format("--checkpoint {} --input {} --out {}/e.txt", ckpt,
+                                     data.string(), dir.string()), &out) == 2);
+  CHECK(run_app("embed", fmt::format("--checkpoint {}/missing.pt --input {}", dir.string(),
+                                     data.string()), &out) == 2);
+  CHECK_THAT(out, Catch::Contains("missing.pt"));
+
+  // evaluate: JSON keys, plots.
+  REQUIRE(run_app("evaluate", fmt::format("--checkpoint {} --data {} --out {}/eval --json {}/eval.json --no-tsne",
+                                          ckpt, data.string(), dir.string(), dir.string()), &out) == 0);
+  CHECK(json_keys(slurp(dir / "eval.json")) ==
+        std::vector<std::string>{"eer", "eer_threshold", "auc", "tar_at_far", "genuine_pairs",
+                                 "impostor_pairs", "far_upper_bound_95", "exact"});
+  CHECK_THAT(slurp(dir / "eval.json"), Catch::Contains("\"genuine_pairs\": 90"));
+  CHECK(std::filesystem::exists(dir / "eval" / "roc.png"));
+  CHECK(std::filesystem::exists(dir / "eval" / "det.png"));
+  CHECK(std::filesystem::exists(dir / "eval" / "pca.png"));
+  CHECK(run_app("evaluate", fmt::format("--checkpoint {} --far-targets 1e-3,abc", ckpt), &out) == 2);
+  CHECK_THAT(out, Catch::Contains("'abc' is not a FAR"));
+
+  // unlock_sim: JSON with exactly the documented keys; histogram.
+  REQUIRE(run_app("unlock_sim", fmt::format("--checkpoint {} --data {} --enroll-frames 3 --out {}/unlock --json {}/unlock.json",
+                                            ckpt, data.string(), dir.string(), dir.string()), &out) == 0);
+  CHECK(json_keys(slurp(dir / "unlock.json")) ==
+        std::vector<std::string>{"threshold", "genuine_mean", "impostor_mean", "frr", "far",
+                                 "genuine_attempts", "impostor_attempts", "lockouts"});
+  CHECK_THAT(slurp(dir / "unlock.json"), Catch::Contains("\"genuine_attempts\": 18"));
+  CHECK_THAT(slurp(dir / "unlock.json"), Catch::Contains("\"impostor_attempts\": 180"));
+  CHECK(std::filesystem::exists(dir / "unlock" / "histogram.png"));
+  CHECK(std::filesystem::exists(dir / "unlock" / "per_user.csv"));
+
+  // enroll: a user from a person folder; list; a refusal for one frame; remove.
+  const std::string store = (dir / "store").string();
+  REQUIRE(run_app("enroll", fmt::format("--checkpoint {} --store {} --user alice --frames {}/synth_00000",
+                                        ckpt, store, data.string()), &out) == 0);
+  REQUIRE(run_app("enroll", fmt::format("--store {} --list", store), &out) == 0);
+  CHECK_THAT(out, Catch::Contains("alice: 6 enrolled"));
+  CHECK(run_app("enroll", fmt::format("--checkpoint {} --store {} --user bob --frames {}/synth_00001/001_1_d.png",
+                                      ckpt, store, data.string()), &out) == 2);
+  CHECK_THAT(out, Catch::Contains("refused"));
+  REQUIRE(run_app("enroll", fmt::format("--store {} --user alice --remove", store), &out) == 0);
+  REQUIRE(run_app("enroll", fmt::format("--store {} --list", store), &out) == 0);
+  CHECK_THAT(out, Catch::Contains("0 user(s)"));
+}
