@@ -2,6 +2,8 @@
 #include <unistd.h>
 
 #include <catch2/catch.hpp>
+
+#include "test_util.hpp"
 #include <cmath>
 #include <filesystem>
 #include <random>
@@ -16,6 +18,7 @@ using faceid::Embeddings;
 using faceid::TemplateStore;
 
 namespace {
+const auto& message_of = faceid::test::bad_input_message;
 
 Embeddings unit_rows(int rows, int dim, uint32_t seed) {
   std::mt19937 rng(seed);
@@ -28,16 +31,6 @@ Embeddings unit_rows(int rows, int dim, uint32_t seed) {
   return X;
 }
 
-std::string message_of(const std::function<void()>& fn) {
-  try {
-    fn();
-  } catch (const faceid::Error& e) {
-    CHECK(e.code() == faceid::Errc::bad_input);
-    return e.what();
-  }
-  FAIL("expected faceid::Error");
-  return {};
-}
 
 // A folder of its own under /tmp (pid in the name: parallel runs do not collide), removed at
 // the end of the test.
