@@ -1,0 +1,119 @@
+// The model alone: one training step on fixed random crops, and single-frame embedding latency.
+#include <chrono>
+#include <cmath>
+
+#include <fmt/format.h>
+
+#include "faceid/bench/bench.hpp"
+#include "faceid/error.hpp"
+#include "faceid/model/loss.hpp"
+#include "faceid/model/model.hpp"
+#include "faceid/preprocess/preprocess.hpp"
+
+namespace faceid {
+namespace {
+
+using Clock = std::chrono::steady_clock;
+
+double seconds_since(Clock::time_point t0) {
+  return std::chrono::duration<double>(Clock::now() - t0).count();
+}
+
+// Weights of 4-D parameters (convolutions) in channels-last layout.
+void to_channels_last(EmbeddingNet& net) {
+  torch::NoGradGuard no_grad;
+  for (auto& p : net->parameters()) {
+    if (p.dim() == 4) p.set_data(p.data().contiguous(torch::MemoryFormat::ChannelsLast));
+  }
+}
+
+torch::Tensor layout(const torch::Tensor& x, bool channels_last) {
+  return channels_last ? x.contiguous(torch::MemoryFormat::ChannelsLast) : x;
+}
+
+std::unique_ptr<torch::optim::Optimizer> optimizer_for(EmbeddingNet& net, const TrainConfig& t) {
+  if (t.optimizer == "sgd") {
+    return std::make_unique<torch::optim::SGD>(
+        net->parameters(),
+        torch::optim::SGDOptions(t.lr).momentum(t.momentum).weight_decay(t.weight_decay));
+  }
+  return std::make_unique<torch::optim::Adam>(
+      net->parameters(), torch::optim::AdamOptions(t.lr).weight_decay(t.weight_decay));
+}
+
+}  // namespace
+
+std::vector<double> bench_train_step(const Config& config, const StepBenchOptions& options) {
+  if (options.steps < 1 || options.warmup < 0) {
+    throw_bad_input(fmt::format("train step bench: expected steps >= 1 and warmup >= 0, got {} "
+                                "and {}", options.steps, options.warmup));
+  }
+  const TrainConfig& t = config.train;
+  const int64_t n = t.batch_pairs;
+  const int64_t s = config.preprocess.input_size;
+  torch::manual_seed(static_cast<uint64_t>(t.seed));
+  EmbeddingNet net(config.model, static_cast<int>(s));
+  if (options.channels_last) to_channels_last(net);
+  net->train();
+  auto optimizer = optimizer_for(net, t);
+
+  // Fixed crops and labels: the first half genuine pairs, persons 0..3.
+  const auto a = torch::randn({n, kChannels, s, s});
+  const auto b = torch::randn({n, kChannels, s, s});
+  const auto person_a = torch::arange(n, torch::kInt64).remainder(4);
+  auto person_b = person_a.clone();
+  person_b.narrow(0, n / 2, n - n / 2).add_(1).remainder_(4);
+  const auto same = person_a.eq(person_b).to(torch::kFloat32);
+
+  std::vector<double> samples;
+  for (int i = 0; i < options.warmup + options.steps; ++i) {
+    const auto t0 = Clock::now();
+    const auto emb = net->forward(layout(torch::cat({a, b}), options.channels_last));
+    const LossOutput out = contrastive_loss(emb.narrow(0, 0, n), emb.narrow(0, n, n), same,
+                                            person_a, person_b, config.loss);
+    optimizer->zero_grad();
+    out.loss.backward();
+    if (t.grad_clip > 0) torch::nn::utils::clip_grad_norm_(net->parameters(), t.grad_clip);
+    optimizer->step();
+    const double loss = out.loss.item<double>();
+    if (!std::isfinite(loss)) throw_internal(fmt::format("train step bench: loss is {}", loss));
+    if (i >= options.warmup) samples.push_back(seconds_since(t0));
+  }
+  return samples;
+}
+
+TimedSamples bench_embed_latency(const ModelConfig& model, int input_size,
+                                 const EmbedBenchOptions& options) {
+  if (options.repeat < 1 || options.warmup < 0) {
+    throw_bad_input(fmt::format("embed bench: expected repeat >= 1 and warmup >= 0, got {} and {}",
+                                options.repeat, options.warmup));
+  }
+  torch::manual_seed(1);
+  EmbeddingNet net(model, input_size);
+  if (options.channels_last) to_channels_last(net);
+  net->eval();
+  const auto x = layout(torch::randn({1, kChannels, input_size, input_size}),
+                        options.channels_last);
+  TimedSamples samples;
+  auto run = [&] {
+    for (int i = 0; i < options.warmup + options.repeat; ++i) {
+      const auto t0 = Clock::now();
+      const double c0 = thread_cpu_seconds();
+      const auto e = net->forward(x);
+      if (i >= options.warmup) {
+        samples.cpu.push_back(1e3 * (thread_cpu_seconds() - c0));
+        samples.wall.push_back(1e3 * seconds_since(t0));
+      }
+    }
+  };
+  if (options.inference_mode) {
+    c10::InferenceMode guard;
+    run();
+  } else {
+    torch::NoGradGuard guard;
+    run();
+  }
+  return samples;
+}
+
+}  // namespace faceid

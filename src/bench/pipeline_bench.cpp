@@ -1,0 +1,117 @@
+// End to end: training through run_training, and unlock from a decoded frame to the decision.
+#include <chrono>
+
+#include <fmt/format.h>
+
+#include "faceid/bench/bench.hpp"
+#include "faceid/error.hpp"
+#include "faceid/infer/embedder.hpp"
+#include "faceid/infer/template_store.hpp"
+#include "faceid/infer/unlock_policy.hpp"
+#include "faceid/io/dataset.hpp"
+#include "faceid/model/model.hpp"
+#include "faceid/train/checkpoint.hpp"
+#include "faceid/train/trainer.hpp"
+
+namespace faceid {
+namespace {
+
+using Clock = std::chrono::steady_clock;
+
+}  // namespace
+
+TrainBench bench_training(const Config& config, int epochs, const std::filesystem::path& run_dir) {
+  if (epochs < 2) throw_bad_input(fmt::format("train bench: expected >= 2 epochs, got {}", epochs));
+  Config c = config;
+  c.train.epochs = epochs;
+  c.train.save_every = epochs;  // last.pt once, at the end
+  TrainOptions options;
+  options.run_dir = run_dir;
+  options.overwrite = true;
+  options.log = [](const std::string&) {};
+  const TrainResult result = run_training(c, options);
+  TrainBench out;
+  out.parameters = result.parameter_count;
+  out.peak_rss_mib = peak_rss_mib();
+  for (size_t e = 1; e < result.epochs.size(); ++e) {
+    out.pairs_per_s.push_back(result.epochs[e].pairs_per_second);
+    out.data_wait_fraction.push_back(result.epochs[e].data_wait_fraction);
+  }
+  return out;
+}
+
+TimedSamples bench_unlock_latency(const Config& config, const std::filesystem::path& dataset_root,
+                                  const std::filesystem::path& work_dir, int threads, int calls,
+                                  int warmup) {
+  if (calls < 1 || warmup < 0) {
+    throw_bad_input(fmt::format("unlock bench: expected calls >= 1 and warmup >= 0, got {} and {}",
+                                calls, warmup));
+  }
+  // A checkpoint of a fresh model with this config: what the Embedder loads on a device.
+  const auto checkpoint = work_dir / fmt::format("unlock-{}-{}.pt", config.model.variant,
+                                                 config.preprocess.input_size);
+  {
+    torch::manual_seed(1);
+    EmbeddingNet net(config.model, config.preprocess.input_size);
+    CheckpointMeta meta;
+    meta.config_yaml = to_yaml(config);
+    std::filesystem::create_directories(work_dir);
+    save_checkpoint(checkpoint, net, nullptr, meta);
+  }
+  const Embedder embedder(checkpoint, "cpu", threads);
+
+  // Decoded frames with a face of the first two persons; the first person enrolls.
+  const Dataset dataset = scan_dataset(dataset_root, /*strict=*/true);
+  if (dataset.persons.size() < 2) {
+    throw_bad_input(fmt::format("{}: the unlock bench needs 2 persons", dataset_root.string()));
+  }
+  std::vector<Frame> frames;
+  std::vector<std::vector<float>> enroll;
+  for (int p = 0; p < 2; ++p) {
+    for (const FrameRef& ref : dataset.persons[static_cast<size_t>(p)].frames) {
+      Frame frame = load_frame(ref);
+      const PreprocessResult pre = embedder.preprocess(frame);
+      if (!pre.ok) continue;
+      if (p == 0 && static_cast<int>(enroll.size()) < config.unlock.enroll_frames) {
+        enroll.push_back(embedder.embed(pre.crop));
+      }
+      frames.push_back(std::move(frame));
+    }
+  }
+  if (enroll.empty() || frames.empty()) {
+    throw_bad_input(fmt::format("{}: no frame with a face for the unlock bench",
+                                dataset_root.string()));
+  }
+  Embeddings enrolled(static_cast<Eigen::Index>(enroll.size()), embedder.dimension());
+  for (size_t i = 0; i < enroll.size(); ++i) {
+    enrolled.row(static_cast<Eigen::Index>(i)) =
+        Eigen::Map<const Eigen::RowVectorXf>(enroll[i].data(), embedder.dimension());
+  }
+  TemplateStore store;
+  store.add("user", enrolled, embedder.fingerprint());
+  UnlockPolicy policy(config.unlock, /*threshold=*/2.0, /*adaptive_update=*/false);
+
+  TimedSamples samples;
+  for (int i = 0; i < warmup + calls; ++i) {
+    const Frame& frame = frames[static_cast<size_t>(i) % frames.size()];
+    const auto t0 = Clock::now();
+    const double c0 = thread_cpu_seconds();
+    const PreprocessResult pre = embedder.preprocess(frame);
+    if (!pre.ok) throw_internal("unlock bench: a frame lost its face");
+    const std::vector<float> e = embedder.embed(pre.crop);
+    const UnlockDecision d = store.verify(
+        "user", Eigen::Map<const Eigen::RowVectorXf>(e.data(), embedder.dimension()), policy);
+    const double cpu = thread_cpu_seconds() - c0;
+    const double wall = std::chrono::duration<double>(Clock::now() - t0).count();
+    if (d.outcome != UnlockOutcome::accepted) {
+      throw_internal(fmt::format("unlock bench: attempt {} was {}", i, to_string(d.outcome)));
+    }
+    if (i >= warmup) {
+      samples.wall.push_back(1e3 * wall);
+      samples.cpu.push_back(1e3 * cpu);
+    }
+  }
+  return samples;
+}
+
+}  // namespace faceid
