@@ -67,15 +67,7 @@ int main(int argc, char** argv) {
       }
       parts.push_back(set.embeddings);
     }
-    Eigen::Index rows = 0;
-    for (const auto& p : parts) rows += p.rows();
-    faceid::Embeddings all(rows, embedder.dimension());
-    Eigen::Index at = 0;
-    for (const auto& p : parts) {
-      if (p.rows() == 0) continue;
-      all.middleRows(at, p.rows()) = p;
-      at += p.rows();
-    }
+    const faceid::Embeddings all = faceid::stack_rows(parts, embedder.dimension());
     const std::string refusal = faceid::enrollment_refusal(all, embedder.config().unlock);
     if (!refusal.empty()) {
       std::fprintf(stderr, "enroll: enrollment of %s refused: %s\n", user.c_str(), refusal.c_str());

@@ -59,7 +59,8 @@ int main(int argc, char** argv) {
   cli.add_option("--threads", o.threads, "Worker threads (0 = all cores)")->capture_default_str();
   cli.add_option("--first-person", o.first_person, "Index of the first identity (disjoint sets)")
       ->capture_default_str();
-  cli.add_flag("--compact", o.compact, "Write 640x480 colour PNG + 16-bit depth PNG instead of VAP's BMP + .dat");
+  cli.add_flag("--compact", o.compact,
+               "Write 640x480 colour PNG + 16-bit depth PNG instead of VAP's BMP + .dat");
   cli.add_flag("--overwrite", o.overwrite, "Re-render frames that already exist");
   return faceid::run_app(cli, argc, argv, [&] {
     o.out = out;

@@ -22,7 +22,8 @@ else
   echo "data/synth exists; keeping it (delete it to regenerate)"
 fi
 echo "== 4/6 inspect"
-"$bin/inspect_data" --root data/synth --preview "$run-preview.png" | tail -n 12
+mkdir -p "$run"
+"$bin/inspect_data" --root data/synth --preview "$run/data_preview.png" | tail -n 8
 echo "== 5/6 train"
 "$bin/train" --config configs/synthetic.yaml --out "$run" --overwrite
 echo "== 6/6 evaluate and unlock simulation on the held-out identities"
@@ -31,7 +32,7 @@ echo "== 6/6 evaluate and unlock simulation on the held-out identities"
 
 echo
 echo "done in $((SECONDS - t0)) s. Outputs:"
-echo "  data preview      $run-preview.png"
+echo "  data preview      $run/data_preview.png"
 echo "  run folder        $run/ (config.yaml, split.yaml, metrics.csv, best.pt, last.pt)"
 echo "  evaluation        $run/eval/ (roc.png, det.png, tsne.png, pca.png, summary.json)"
 echo "  unlock simulation $run/unlock/ (histogram.png, per_user.csv, summary.json)"

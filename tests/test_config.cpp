@@ -1,5 +1,7 @@
 #include <catch2/catch.hpp>
 
+#include "test_util.hpp"
+
 #include <fstream>
 #include <sstream>
 
@@ -11,16 +13,7 @@ using faceid::Error;
 using faceid::parse_config;
 
 namespace {
-std::string message_of(const std::function<void()>& fn) {
-  try {
-    fn();
-  } catch (const Error& e) {
-    CHECK(e.code() == faceid::Errc::bad_input);
-    return e.what();
-  }
-  FAIL("expected faceid::Error");
-  return {};
-}
+const auto& message_of = faceid::test::bad_input_message;
 }  // namespace
 
 TEST_CASE("config: defaults and a valid file") {

@@ -1,5 +1,7 @@
 #include <catch2/catch.hpp>
 
+#include "test_util.hpp"
+
 #include "faceid/error.hpp"
 #include "faceid/io/dataset.hpp"
 #include "io_test_util.hpp"
@@ -11,17 +13,8 @@ using faceid_test::write_bytes;
 namespace fs = std::filesystem;
 
 namespace {
+using faceid::test::bad_input_message;
 
-std::string bad_input_message(const std::function<void()>& fn) {
-  try {
-    fn();
-  } catch (const Error& e) {
-    CHECK(e.code() == faceid::Errc::bad_input);
-    return e.what();
-  }
-  FAIL("expected faceid::Error");
-  return {};
-}
 
 // Creates empty frame files: the scan looks at names only.
 void touch(const fs::path& folder, std::initializer_list<const char*> names) {

@@ -1,5 +1,7 @@
 #include <catch2/catch.hpp>
 
+#include "test_util.hpp"
+
 #include <chrono>
 
 #include <opencv2/imgcodecs.hpp>
@@ -16,17 +18,8 @@ using faceid_test::TempDir;
 using faceid_test::write_bytes;
 
 namespace {
+using faceid::test::bad_input_message;
 
-std::string bad_input_message(const std::function<void()>& fn) {
-  try {
-    fn();
-  } catch (const Error& e) {
-    CHECK(e.code() == faceid::Errc::bad_input);
-    return e.what();
-  }
-  FAIL("expected faceid::Error");
-  return {};
-}
 
 // A VAP-sized raw depth image with distances and every invalid code.
 cv::Mat vap_raw() {

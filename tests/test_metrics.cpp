@@ -1,5 +1,4 @@
 #include <catch2/catch.hpp>
-
 #include <cmath>
 #include <random>
 
@@ -154,8 +153,7 @@ TEST_CASE("metrics: histogram accumulator agrees with the exact computation", "[
   CHECK(acc.impostor_tail().front() == *std::min_element(impostor.begin(), impostor.end()));
 }
 
-TEST_CASE("metrics: histogram clamps out-of-range distances and curves are monotone",
-          "[metrics]") {
+TEST_CASE("metrics: histogram clamps out-of-range distances and curves are monotone", "[metrics]") {
   HistogramAccumulator acc(256, 2.0, 10);
   acc.add_genuine(0.2f);
   acc.add_genuine(0.4f);

@@ -1,5 +1,7 @@
 #include <catch2/catch.hpp>
 
+#include "test_util.hpp"
+
 #include "faceid/error.hpp"
 #include "faceid/model/model.hpp"
 
@@ -7,6 +9,7 @@ using faceid::EmbeddingNet;
 using faceid::ModelConfig;
 
 namespace {
+using faceid::test::bad_input_message;
 
 ModelConfig model_config(const std::string& variant, int dim, double dropout = 0.2) {
   ModelConfig m;
@@ -16,16 +19,6 @@ ModelConfig model_config(const std::string& variant, int dim, double dropout = 0
   return m;
 }
 
-std::string bad_input_message(const std::function<void()>& fn) {
-  try {
-    fn();
-  } catch (const faceid::Error& e) {
-    CHECK(e.code() == faceid::Errc::bad_input);
-    return e.what();
-  }
-  FAIL("expected faceid::Error");
-  return {};
-}
 
 bool has_parameter(EmbeddingNet& net, const std::string& name) {
   return net->named_parameters().find(name) != nullptr;

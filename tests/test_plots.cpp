@@ -1,5 +1,7 @@
-#include <catch2/catch.hpp>
+#include <unistd.h>
 
+#include <catch2/catch.hpp>
+#include <chrono>
 #include <cstdlib>
 #include <filesystem>
 #include <fstream>
@@ -15,12 +17,20 @@ using faceid::Embeddings;
 
 namespace {
 
-fs::path fresh_dir(const std::string& name) {
-  const fs::path dir = fs::temp_directory_path() / ("faceid_test_plots_" + name);
-  fs::remove_all(dir);
-  fs::create_directories(dir);
-  return dir;
-}
+// A folder of its own under /tmp (pid in the name: parallel runs do not collide), removed at
+// the end of the test.
+struct TempDir {
+  explicit TempDir(const std::string& name)
+      : path(fs::temp_directory_path() / fmt::format("faceid_test_plots_{}_{}", ::getpid(), name)) {
+    fs::remove_all(path);
+    fs::create_directories(path);
+  }
+  ~TempDir() {
+    std::error_code ec;
+    fs::remove_all(path, ec);
+  }
+  fs::path path;
+};
 
 // The PNG exists, starts with the 8-byte PNG signature and holds an image header.
 void check_png(const fs::path& png) {
@@ -82,7 +92,8 @@ double nn_accuracy(const faceid::Projection2d& p) {
 }  // namespace
 
 TEST_CASE("plots: ROC, DET and histogram render through gnuplot", "[plots]") {
-  const fs::path dir = fresh_dir("roc");
+  const TempDir tmp("roc");
+  const fs::path& dir = tmp.path;
   std::mt19937 rng(1);
   std::normal_distribution<float> gen(0.5f, 0.12f), imp(1.2f, 0.15f);
   std::vector<float> g(2000), i(20000);
@@ -103,17 +114,19 @@ TEST_CASE("plots: ROC, DET and histogram render through gnuplot", "[plots]") {
              "bin_lo,bin_hi,genuine_fraction,impostor_fraction\n");
   check_plot(faceid::plot_distance_histogram(dir / "hist_log.png", hist, "log", std::nullopt, true),
              "bin_lo,");
-  check_plot(faceid::plot_lines(dir / "sub/loss.png",
-                                {{"train", {1, 2, 3}, {0.9, 0.5, 0.3}}, {"val", {1, 2, 3}, {1, 0.7, 0.6}}},
-                                {"loss", "epoch", "contrastive loss", true}),
-             "series,x,y,label\n0,1,0.9,train\n");
+  check_plot(
+      faceid::plot_lines(dir / "sub/loss.png",
+                         {{"train", {1, 2, 3}, {0.9, 0.5, 0.3}}, {"val", {1, 2, 3}, {1, 0.7, 0.6}}},
+                         {"loss", "epoch", "contrastive loss", true}),
+      "series,x,y,label\n0,1,0.9,train\n");
   // The CSV quotes a label with a comma.
   CHECK_THAT(faceid::read_file(dir / "roc.csv"), Catch::Contains(",\"model B, shifted\"\n"));
   CHECK_THROWS_AS(faceid::plot_roc(dir / "roc.jpg", series, "x"), faceid::Error);
 }
 
 TEST_CASE("plots: a missing gnuplot is an I/O error naming the script", "[plots]") {
-  const fs::path dir = fresh_dir("missing");
+  const TempDir tmp("missing");
+  const fs::path& dir = tmp.path;
   const char* old = std::getenv("FACEID_GNUPLOT");
   const std::string saved = old ? old : "";
   ::setenv("FACEID_GNUPLOT", "/nonexistent/gnuplot", 1);
@@ -127,8 +140,9 @@ TEST_CASE("plots: a missing gnuplot is an I/O error naming the script", "[plots]
   }
   // A failing gnuplot (here: `false`) is an error too, and leaves no PNG.
   ::setenv("FACEID_GNUPLOT", "false", 1);
-  CHECK_THROWS_AS(faceid::plot_lines(dir / "y.png", {{"a", {0, 1}, {0, 1}}}, {"t", "x", "y", false}),
-                  faceid::Error);
+  CHECK_THROWS_AS(
+      faceid::plot_lines(dir / "y.png", {{"a", {0, 1}, {0, 1}}}, {"t", "x", "y", false}),
+      faceid::Error);
   if (old) {
     ::setenv("FACEID_GNUPLOT", saved.c_str(), 1);
   } else {
@@ -192,12 +206,41 @@ TEST_CASE("plots: t-SNE keeps well-separated clusters apart, and says when it su
   CHECK_THAT(sub.note, Catch::Contains("t-SNE on 40 of 60 embeddings: 2 of 3 identities"));
   CHECK(nn_accuracy(sub) == 1.0);
 
-  const fs::path dir = fresh_dir("scatter");
+  const TempDir tmp("scatter");
+  const fs::path& dir = tmp.path;
   check_plot(faceid::plot_embedding_scatter(dir / "tsne.png", sub, "t-SNE", {"ann", "bob", "cy"}),
              "x,y,label,identity\n");
   // Many identities: palette colouring, no legend.
   std::vector<int> many(60);
   for (int i = 0; i < 60; ++i) many[i] = i / 2;
   check_plot(faceid::plot_embedding_scatter(dir / "pca.png", faceid::pca_2d(X, many), "PCA"),
+             "x,y,label,identity\n");
+}
+
+// Exact t-SNE at its point limit: 300 identities x 10 frames, D = 128.
+// Run: build/bin/faceid_tests "[.bench]" -s
+TEST_CASE("plots: benchmark t-SNE of 3000 x 128", "[.bench]") {
+  std::mt19937 rng(2);
+  std::normal_distribution<float> noise(0.0f, 1.0f);
+  Embeddings X(3000, 128);
+  std::vector<int> labels(3000);
+  Eigen::RowVectorXf centre(128);
+  for (int i = 0; i < 3000; ++i) {
+    if (i % 10 == 0) {
+      for (int k = 0; k < 128; ++k) centre[k] = noise(rng);
+    }
+    for (int k = 0; k < 128; ++k) X(i, k) = centre[k] + 0.6f * noise(rng);
+    X.row(i).normalize();
+    labels[static_cast<size_t>(i)] = i / 10;
+  }
+  const auto t0 = std::chrono::steady_clock::now();
+  const auto p = faceid::tsne_2d(X, labels);
+  const double s = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+  const double acc = nn_accuracy(p);
+  WARN("t-SNE 3000 x 128, 1000 iterations: " << s << " s; 1-NN label accuracy " << acc);
+  CHECK(acc > 0.9);
+  const TempDir tmp("bench");
+  const fs::path& dir = tmp.path;
+  check_plot(faceid::plot_embedding_scatter(dir / "tsne3000.png", p, "t-SNE benchmark"),
              "x,y,label,identity\n");
 }

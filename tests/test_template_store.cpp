@@ -1,7 +1,9 @@
+#include <sys/stat.h>
+#include <unistd.h>
+
 #include <catch2/catch.hpp>
 
-#include <sys/stat.h>
-
+#include "test_util.hpp"
 #include <cmath>
 #include <filesystem>
 #include <random>
@@ -16,6 +18,7 @@ using faceid::Embeddings;
 using faceid::TemplateStore;
 
 namespace {
+const auto& message_of = faceid::test::bad_input_message;
 
 Embeddings unit_rows(int rows, int dim, uint32_t seed) {
   std::mt19937 rng(seed);
@@ -28,27 +31,26 @@ Embeddings unit_rows(int rows, int dim, uint32_t seed) {
   return X;
 }
 
-std::string message_of(const std::function<void()>& fn) {
-  try {
-    fn();
-  } catch (const faceid::Error& e) {
-    CHECK(e.code() == faceid::Errc::bad_input);
-    return e.what();
-  }
-  FAIL("expected faceid::Error");
-  return {};
-}
 
-fs::path fresh_dir(const std::string& name) {
-  const fs::path dir = fs::temp_directory_path() / ("faceid_test_store_" + name);
-  fs::remove_all(dir);
-  return dir;
-}
+// A folder of its own under /tmp (pid in the name: parallel runs do not collide), removed at
+// the end of the test.
+struct TempDir {
+  explicit TempDir(const std::string& name)
+      : path(fs::temp_directory_path() / fmt::format("faceid_test_store_{}_{}", ::getpid(), name)) {
+    fs::remove_all(path);
+  }
+  ~TempDir() {
+    std::error_code ec;
+    fs::remove_all(path, ec);
+  }
+  fs::path path;
+};
 
 }  // namespace
 
 TEST_CASE("template store: save and load round trip bit-exactly", "[template_store]") {
-  const fs::path dir = fresh_dir("roundtrip");
+  const TempDir tmp("roundtrip");
+  const fs::path& dir = tmp.path;
   TemplateStore store = TemplateStore::open(dir);
   CHECK(store.size() == 0);
   store.add("bob", unit_rows(5, 128, 1), "a1b2c3");
@@ -83,7 +85,8 @@ TEST_CASE("template store: save and load round trip bit-exactly", "[template_sto
 
 TEST_CASE("template store: fingerprint, duplicates, widths and names are checked",
           "[template_store]") {
-  TemplateStore store = TemplateStore::open(fresh_dir("checks"));
+  const TempDir tmp("checks");
+  TemplateStore store = TemplateStore::open(tmp.path);
   store.add("alice", unit_rows(3, 16, 1), "fp-one");
   const std::string dir = store.source();
   CHECK(message_of([&] { store.add("bob", unit_rows(3, 16, 2), "fp-two"); }) ==
@@ -143,7 +146,8 @@ TEST_CASE("template store: remove and identify", "[template_store]") {
 
 TEST_CASE("template store: corrupt, truncated and foreign files are refused by name",
           "[template_store]") {
-  const fs::path dir = fresh_dir("corrupt");
+  const TempDir tmp("corrupt");
+  const fs::path& dir = tmp.path;
   TemplateStore store;
   store.add("alice", unit_rows(3, 8, 1), "fp");
   store.save(dir);
@@ -171,7 +175,7 @@ TEST_CASE("template store: corrupt, truncated and foreign files are refused by n
   CHECK(load_with("PK\x03\x04 something else entirely") ==
         name + "not a faceid template store (bad magic)");
   CHECK_THAT(load_with(good + "x"), Catch::Contains("1 bytes after the"));
-  CHECK_THAT(message_of([&] { TemplateStore::load(fresh_dir("missing")); }),
+  CHECK_THAT(message_of([&] { TemplateStore::load(TempDir("missing").path); }),
              Catch::Contains("store.bin: cannot open file"));
   // deserialize names its source too.
   CHECK_THAT(message_of([&] { TemplateStore::deserialize(flipped, "blob"); }),

@@ -1,6 +1,5 @@
-#include <catch2/catch.hpp>
-
 #include <algorithm>
+#include <catch2/catch.hpp>
 #include <cmath>
 
 #include "faceid/error.hpp"
@@ -48,26 +47,27 @@ TEST_CASE("unlock policy: min and mean_k distances on a hand-made example", "[un
   config.mean_k = 2;
   const UnlockPolicy policy(config, 0.6);
   CHECK(policy.distance(u, point(0.8f)) == Approx(0.5));
-  CHECK_THROWS_AS(faceid::template_distance(u, Eigen::RowVectorXf::Zero(3),
-                                            TemplateDistance::min, 1),
-                  faceid::Error);
+  CHECK_THROWS_AS(
+      faceid::template_distance(u, Eigen::RowVectorXf::Zero(3), TemplateDistance::min, 1),
+      faceid::Error);
   config.distance = "median";
   CHECK_THROWS_AS(UnlockPolicy(config, 0.6), faceid::Error);
   CHECK_THROWS_AS(UnlockPolicy(faceid::UnlockConfig{}, std::nan("")), faceid::Error);
 }
 
-TEST_CASE("unlock policy: lockout after exactly 5 failures, reset with the passcode",
-          "[unlock]") {
+TEST_CASE("unlock policy: lockout after exactly 5 failures, reset with the passcode", "[unlock]") {
   faceid::UnlockConfig config;  // lockout_failures = 5
   REQUIRE(config.lockout_failures == 5);
   UnlockPolicy policy(config, 0.5, false);
   UserTemplates u = line_user();
   // A success resets the count: 4 failures, a success, 4 failures: still open.
-  for (int k = 0; k < 4; ++k) CHECK(policy.attempt(u, point(10)).outcome == UnlockOutcome::rejected);
+  for (int k = 0; k < 4; ++k)
+    CHECK(policy.attempt(u, point(10)).outcome == UnlockOutcome::rejected);
   CHECK(policy.consecutive_failures() == 4);
   CHECK(policy.attempt(u, point(1.1f)).outcome == UnlockOutcome::accepted);
   CHECK(policy.consecutive_failures() == 0);
-  for (int k = 0; k < 4; ++k) CHECK(policy.attempt(u, point(10)).outcome == UnlockOutcome::rejected);
+  for (int k = 0; k < 4; ++k)
+    CHECK(policy.attempt(u, point(10)).outcome == UnlockOutcome::rejected);
   CHECK_FALSE(policy.locked());
   // The 5th consecutive failure locks.
   const auto fifth = policy.attempt(u, point(10));
@@ -120,7 +120,7 @@ TEST_CASE("unlock policy: adaptive FIFO in the update band, bounded, enrolled un
   for (int k = 0; k < 6; ++k) {
     const double a = static_cast<double>(k) * M_PI / 3.0;
     d = policy.attempt(u, point(static_cast<float>(1.0 + 0.3 * std::cos(a)),
-                             static_cast<float>(0.3 * std::sin(a))));
+                                static_cast<float>(0.3 * std::sin(a))));
     INFO("k " << k << " distance " << d.distance);
     CHECK(d.outcome == UnlockOutcome::accepted);
     CHECK(d.distance == Approx(0.3).epsilon(1e-5));

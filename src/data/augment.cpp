@@ -77,6 +77,22 @@ void warp_nearest(const float* src, float* dst, int size, const AxisMap& xs, con
   }
 }
 
+// Mean of n floats: 8 float partial sums (vectorisable), folded into a double every 1024 values.
+float mean_of(const float* p, size_t n) {
+  double total = 0.0;
+  size_t i = 0;
+  while (i < n) {
+    float lanes[8] = {};
+    const size_t end = std::min(n, i + 1024);
+    for (; i + 8 <= end; i += 8) {
+      for (int l = 0; l < 8; ++l) lanes[l] += p[i + l];
+    }
+    for (; i < end; ++i) lanes[0] += p[i];
+    for (const float l : lanes) total += l;
+  }
+  return static_cast<float>(total / static_cast<double>(n));
+}
+
 // Colour jitter of the 3 colour planes src -> dst (may be the same), in the [0, 1] domain.
 void jitter_colour(const float* src, float* dst, int size, const AugmentDraw& d) {
   const size_t plane = static_cast<size_t>(size) * size;
@@ -84,10 +100,7 @@ void jitter_colour(const float* src, float* dst, int size, const AugmentDraw& d)
   if (d.contrast != 1.0f) {
     constexpr float kLuma[3] = {0.299f, 0.587f, 0.114f};
     for (int c = 0; c < 3; ++c) {
-      const float* p = src + c * plane;
-      double sum = 0.0;
-      for (size_t i = 0; i < plane; ++i) sum += p[i];
-      grey += kLuma[c] * (static_cast<float>(sum / plane) * kColorStd[c] + kColorMean[c]);
+      grey += kLuma[c] * (mean_of(src + c * plane, plane) * kColorStd[c] + kColorMean[c]);
     }
   }
   for (int c = 0; c < 3; ++c) {

@@ -1,5 +1,6 @@
 #include "faceid/data/split.hpp"
 
+#include <algorithm>
 #include <cmath>
 #include <numeric>
 #include <unordered_set>

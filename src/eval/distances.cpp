@@ -1,12 +1,12 @@
 #include "faceid/eval/distances.hpp"
 
+#include <fmt/format.h>
+
 #include <algorithm>
 #include <chrono>
 #include <exception>
 #include <thread>
 #include <utility>
-
-#include <fmt/format.h>
 
 namespace faceid {
 namespace {
@@ -29,8 +29,8 @@ int resolve_threads(int threads) {
 
 void check_inputs(const Embeddings& X, const std::vector<int>& labels, int block_rows) {
   if (static_cast<Index>(labels.size()) != X.rows()) {
-    throw_bad_input(fmt::format("pair distances: {} embeddings but {} labels", X.rows(),
-                                labels.size()));
+    throw_bad_input(
+        fmt::format("pair distances: {} embeddings but {} labels", X.rows(), labels.size()));
   }
   if (block_rows < 1) throw_bad_input(fmt::format("pair distances: block_rows {}", block_rows));
   if (!X.allFinite()) throw_bad_input("pair distances: embeddings hold NaN or infinity");
@@ -88,23 +88,20 @@ PairDistanceStats all_pair_distances(const Embeddings& X, const std::vector<int>
   std::vector<HistogramAccumulator> extra;  // workers 1.. (worker 0 adds into acc directly)
   for (int w = 1; w < workers; ++w) extra.push_back(acc.empty_like());
   const int* lab = labels.data();
-  for_each_tile(X, workers, block_rows,
-                [&](int w, Index i0, Index j0, const DistanceMatrix& tile) {
-                  HistogramAccumulator& out = w == 0 ? acc : extra[static_cast<size_t>(w - 1)];
-                  for (Index r = 0; r < tile.rows(); ++r) {
-                    const int li = lab[i0 + r];
-                    const int* lj = lab + j0;
-                    const Index c0 = i0 == j0 ? r + 1 : 0;
-                    out.add_row(tile.row(r).data() + c0, lj + c0, li,
-                                static_cast<size_t>(tile.cols() - c0));
-                  }
-                });
+  for_each_tile(X, workers, block_rows, [&](int w, Index i0, Index j0, const DistanceMatrix& tile) {
+    HistogramAccumulator& out = w == 0 ? acc : extra[static_cast<size_t>(w - 1)];
+    for (Index r = 0; r < tile.rows(); ++r) {
+      const int li = lab[i0 + r];
+      const int* lj = lab + j0;
+      const Index c0 = i0 == j0 ? r + 1 : 0;
+      out.add_row(tile.row(r).data() + c0, lj + c0, li, static_cast<size_t>(tile.cols() - c0));
+    }
+  });
   for (const auto& e : extra) acc.merge(e);
   PairDistanceStats stats;
   stats.genuine_pairs = acc.genuine_count() - genuine_before;
   stats.impostor_pairs = acc.impostor_count() - impostor_before;
-  stats.seconds =
-      std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+  stats.seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
   return stats;
 }
 
@@ -122,18 +119,17 @@ PairDistances all_pair_distances_exact(const Embeddings& X, const std::vector<in
   const int workers = resolve_threads(threads);
   std::vector<PairDistances> parts(static_cast<size_t>(workers));
   const int* lab = labels.data();
-  for_each_tile(X, workers, block_rows,
-                [&](int w, Index i0, Index j0, const DistanceMatrix& tile) {
-                  PairDistances& out = parts[static_cast<size_t>(w)];
-                  for (Index r = 0; r < tile.rows(); ++r) {
-                    const int li = lab[i0 + r];
-                    const int* lj = lab + j0;
-                    const float* d = tile.row(r).data();
-                    for (Index c = i0 == j0 ? r + 1 : 0; c < tile.cols(); ++c) {
-                      (lj[c] == li ? out.genuine : out.impostor).push_back(d[c]);
-                    }
-                  }
-                });
+  for_each_tile(X, workers, block_rows, [&](int w, Index i0, Index j0, const DistanceMatrix& tile) {
+    PairDistances& out = parts[static_cast<size_t>(w)];
+    for (Index r = 0; r < tile.rows(); ++r) {
+      const int li = lab[i0 + r];
+      const int* lj = lab + j0;
+      const float* d = tile.row(r).data();
+      for (Index c = i0 == j0 ? r + 1 : 0; c < tile.cols(); ++c) {
+        (lj[c] == li ? out.genuine : out.impostor).push_back(d[c]);
+      }
+    }
+  });
   if (workers == 1) return std::move(parts[0]);
   PairDistances all;
   size_t ng = 0, ni = 0;
@@ -152,8 +148,8 @@ PairDistances all_pair_distances_exact(const Embeddings& X, const std::vector<in
 
 DistanceMatrix cross_distances(const Embeddings& A, const Embeddings& B) {
   if (A.cols() != B.cols()) {
-    throw_bad_input(fmt::format("cross distances: embeddings of width {} vs {}", A.cols(),
-                                B.cols()));
+    throw_bad_input(
+        fmt::format("cross distances: embeddings of width {} vs {}", A.cols(), B.cols()));
   }
   DistanceMatrix D(A.rows(), B.rows());
   if (A.rows() == 0 || B.rows() == 0) return D;

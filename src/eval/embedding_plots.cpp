@@ -1,13 +1,13 @@
 #include "faceid/eval/embedding_plots.hpp"
 
+#include <fmt/format.h>
+
+#include <Eigen/Eigenvalues>
 #include <algorithm>
 #include <cmath>
 #include <map>
 #include <random>
 #include <set>
-
-#include <Eigen/Eigenvalues>
-#include <fmt/format.h>
 
 #include "faceid/error.hpp"
 
@@ -22,8 +22,8 @@ void check_rows(const Embeddings& X, const std::vector<int>& labels, size_t min_
     throw_bad_input(fmt::format("{}: {} embeddings but {} labels", what, X.rows(), labels.size()));
   }
   if (static_cast<size_t>(X.rows()) < min_rows) {
-    throw_bad_input(fmt::format("{}: needs at least {} embeddings, got {}", what, min_rows,
-                                X.rows()));
+    throw_bad_input(
+        fmt::format("{}: needs at least {} embeddings, got {}", what, min_rows, X.rows()));
   }
   if (!X.allFinite()) throw_bad_input(fmt::format("{}: embeddings hold NaN or infinity", what));
 }
@@ -80,24 +80,20 @@ std::vector<size_t> choose_rows(const std::vector<int>& labels, size_t max_point
 MatrixXd conditional_affinities(const MatrixXd& sq_dist, double perplexity) {
   const Eigen::Index n = sq_dist.rows();
   const double target = std::log(perplexity);
-  MatrixXd P = MatrixXd::Zero(n, n);
-  Eigen::VectorXd d(n), p(n);
+  MatrixXd P(n, n);
+  Eigen::ArrayXd d(n), p(n);
   for (Eigen::Index i = 0; i < n; ++i) {
-    // Distances from i, shifted by their minimum (same P, no underflow); i itself excluded.
-    double dmin = std::numeric_limits<double>::infinity();
-    for (Eigen::Index j = 0; j < n; ++j) {
-      if (j != i) dmin = std::min(dmin, sq_dist(i, j));
-    }
-    for (Eigen::Index j = 0; j < n; ++j) d[j] = j == i ? 0.0 : sq_dist(i, j) - dmin;
+    // Distances from i shifted by their minimum (same P, no underflow). Point i itself gets d = 0,
+    // so p = 1, taken out of the sums.
+    d = sq_dist.row(i).transpose().array();
+    d[i] = std::numeric_limits<double>::infinity();
+    d -= d.minCoeff();
+    d[i] = 0.0;
     double beta = 1.0, lo = 0.0, hi = std::numeric_limits<double>::infinity();
     for (int it = 0; it < 200; ++it) {
-      double sum = 0.0, weighted = 0.0;
-      for (Eigen::Index j = 0; j < n; ++j) {
-        p[j] = j == i ? 0.0 : std::exp(-beta * d[j]);
-        sum += p[j];
-        weighted += d[j] * p[j];
-      }
-      const double entropy = std::log(sum) + beta * weighted / sum;
+      p = (-beta * d).exp();
+      const double sum = p.sum() - 1.0;
+      const double entropy = std::log(sum) + beta * (d * p).sum() / sum;
       if (std::abs(entropy - target) < 1e-5) break;
       if (entropy > target) {
         lo = beta;
@@ -107,6 +103,7 @@ MatrixXd conditional_affinities(const MatrixXd& sq_dist, double perplexity) {
         beta = 0.5 * (beta + lo);
       }
     }
+    p[i] = 0.0;
     P.row(i) = p.transpose() / p.sum();
   }
   return P;
@@ -184,41 +181,73 @@ Projection2d tsne_2d(const Embeddings& X, const std::vector<int>& labels,
   P = (P + P.transpose()) / (2.0 * static_cast<double>(n));
   P = P.cwiseMax(1e-12);
 
+  // The optimisation runs in float over the upper triangle of the symmetric P (row-major, so
+  // row i's pairs j > i are contiguous): per step one pass for the normaliser Z and one for the
+  // gradient, both vectorised, with the Student-t kernel recomputed instead of stored.
+  using RowMatrixXf = Eigen::Matrix<float, Eigen::Dynamic, Eigen::Dynamic, Eigen::RowMajor>;
+  const RowMatrixXf Pf = P.cast<float>();
+  P.resize(0, 0);
   Rng rng(options.seed);
-  MatrixXd Y(n, 2);
+  Eigen::ArrayXf x(n), y(n);
   for (Eigen::Index i = 0; i < n; ++i) {
-    Y(i, 0) = 1e-4 * rng.normal();
-    Y(i, 1) = 1e-4 * rng.normal();
+    x[i] = static_cast<float>(1e-4 * rng.normal());
+    y[i] = static_cast<float>(1e-4 * rng.normal());
   }
-  MatrixXd update = MatrixXd::Zero(n, 2), gains = MatrixXd::Ones(n, 2), grad(n, 2);
+  Eigen::ArrayXf gx(n), gy(n), ux = Eigen::ArrayXf::Zero(n), uy = Eigen::ArrayXf::Zero(n);
+  Eigen::ArrayXf gain_x = Eigen::ArrayXf::Ones(n), gain_y = Eigen::ArrayXf::Ones(n);
+  Eigen::ArrayXf dx(n), dy(n), w(n), f(n);
   const double lr = options.learning_rate > 0
                         ? options.learning_rate
                         : std::max(static_cast<double>(n) / options.exaggeration / 4.0, 50.0);
-  MatrixXd W(n, n);  // Student-t kernel, then the gradient weights in place
+  auto update_gains = [](Eigen::ArrayXf& gain, const Eigen::ArrayXf& grad,
+                         const Eigen::ArrayXf& step) {
+    for (Eigen::Index k = 0; k < gain.size(); ++k) {
+      gain[k] = (grad[k] > 0) != (step[k] > 0) ? gain[k] + 0.2f : std::max(gain[k] * 0.8f, 0.01f);
+    }
+  };
   for (int it = 0; it < options.iterations; ++it) {
     const bool early = it < options.exaggeration_iterations;
-    const double exaggeration = early ? options.exaggeration : 1.0;
-    const double momentum = early ? 0.5 : 0.8;
-    const Eigen::VectorXd y_sq = Y.rowwise().squaredNorm();
-    W.noalias() = -2.0 * Y * Y.transpose();
-    W.colwise() += y_sq;
-    W.rowwise() += y_sq.transpose();
-    W = (1.0 + W.array()).inverse().matrix();
-    W.diagonal().setZero();
-    const double inv_z = 1.0 / W.sum();
-    // dC/dy_i = 4 sum_j (p_ij - q_ij) w_ij (y_i - y_j), q_ij = w_ij / Z.
-    W.array() = (exaggeration * P.array() - (W.array() * inv_z).max(1e-12)) * W.array();
-    W.diagonal().setZero();
-    grad.noalias() = 4.0 * (W.rowwise().sum().asDiagonal() * Y - W * Y);
-    for (Eigen::Index k = 0; k < grad.size(); ++k) {
-      double& g = gains.data()[k];
-      g = (grad.data()[k] > 0) != (update.data()[k] > 0) ? g + 0.2 : std::max(g * 0.8, 0.01);
+    const auto exaggeration = static_cast<float>(early ? options.exaggeration : 1.0);
+    const auto momentum = static_cast<float>(early ? 0.5 : 0.8);
+    // Z = sum over i != j of w_ij = 1 / (1 + |y_i - y_j|^2).
+    double z = 0.0;
+    for (Eigen::Index i = 0; i + 1 < n; ++i) {
+      const Eigen::Index m = n - 1 - i;
+      z += static_cast<double>(
+          (1.0f + (x[i] - x.tail(m)).square() + (y[i] - y.tail(m)).square()).inverse().sum());
     }
-    update = momentum * update - lr * gains.cwiseProduct(grad);
-    Y += update;
-    Y.rowwise() -= Y.colwise().mean();
+    const auto inv_z = static_cast<float>(1.0 / (2.0 * z));
+    // dC/dy_i = 4 sum_j (p_ij - w_ij / Z) w_ij (y_i - y_j); pair (i, j) adds to i and j.
+    gx.setZero();
+    gy.setZero();
+    for (Eigen::Index i = 0; i + 1 < n; ++i) {
+      const Eigen::Index m = n - 1 - i;
+      dx.head(m) = x[i] - x.tail(m);
+      dy.head(m) = y[i] - y.tail(m);
+      w.head(m) = (1.0f + dx.head(m).square() + dy.head(m).square()).inverse();
+      f.head(m) = (exaggeration * Pf.row(i).tail(m).array().transpose() - w.head(m) * inv_z) *
+                  w.head(m);
+      dx.head(m) *= f.head(m);
+      dy.head(m) *= f.head(m);
+      gx[i] += dx.head(m).sum();
+      gy[i] += dy.head(m).sum();
+      gx.tail(m) -= dx.head(m);
+      gy.tail(m) -= dy.head(m);
+    }
+    gx *= 4.0f;
+    gy *= 4.0f;
+    update_gains(gain_x, gx, ux);
+    update_gains(gain_y, gy, uy);
+    ux = momentum * ux - static_cast<float>(lr) * gain_x * gx;
+    uy = momentum * uy - static_cast<float>(lr) * gain_y * gy;
+    x += ux;
+    y += uy;
+    x -= x.mean();
+    y -= y.mean();
   }
-  out.points = Y.cast<float>();
+  out.points.resize(n, 2);
+  out.points.col(0) = x.matrix();
+  out.points.col(1) = y.matrix();
   out.description = fmt::format("t-SNE: perplexity {:.3g}, {} iterations, seed {}", perplexity,
                                 options.iterations, options.seed);
   for (const auto& note : notes) out.note += (out.note.empty() ? "" : "; ") + note;

@@ -1,11 +1,11 @@
 #include "faceid/eval/metrics.hpp"
 
+#include <fmt/format.h>
+
+#include <Eigen/Core>
 #include <algorithm>
 #include <cmath>
 #include <limits>
-
-#include <Eigen/Core>
-#include <fmt/format.h>
 
 namespace faceid {
 namespace {
@@ -153,7 +153,7 @@ double far_upper_bound_95(uint64_t false_accepts, uint64_t trials) {
   if (trials == 0) throw_bad_input("FAR upper bound: zero impostor trials");
   const double n = static_cast<double>(trials);
   if (false_accepts == 0) return std::min(1.0, 3.0 / n);
-  const double z = 1.6448536269514722;  // one-sided 95% normal quantile
+  const double z = 1.6448536269514722;                              // one-sided 95% normal quantile
   const double nu_half = static_cast<double>(false_accepts) + 1.0;  // chi-square dof / 2
   const double c = 1.0 - 1.0 / (9.0 * nu_half) + z / (3.0 * std::sqrt(nu_half));
   return std::min(1.0, nu_half * c * c * c / n);
@@ -243,8 +243,7 @@ ErrorRates ExactRoc::at_threshold(double threshold) const {
 
 RocSummary ExactRoc::summary(const std::vector<double>& far_targets) const {
   RocSummary s = summarize(*this, far_targets);
-  const Eer eer = eer_from_steps(ExactSteps{genuine_, impostor_}, genuine_.size(),
-                                 impostor_.size(),
+  const Eer eer = eer_from_steps(ExactSteps{genuine_, impostor_}, genuine_.size(), impostor_.size(),
                                  static_cast<double>(std::min(genuine_[0], impostor_[0])));
   s.eer = eer.rate;
   s.eer_threshold = eer.threshold;
@@ -276,37 +275,25 @@ HistogramAccumulator::HistogramAccumulator(size_t bins, double max_distance, siz
       genuine_cap_(genuine_cap),
       keep_genuine_(genuine_cap > 0) {
   if (bins == 0 || !(max_distance > 0.0) || !std::isfinite(max_distance)) {
-    throw_bad_input(fmt::format("distance histogram: need bins > 0 and a finite range > 0, got "
-                                "{} bins over [0, {}]",
-                                bins, max_distance));
+    throw_bad_input(
+        fmt::format("distance histogram: need bins > 0 and a finite range > 0, got "
+                    "{} bins over [0, {}]",
+                    bins, max_distance));
   }
   tail_.reserve(impostor_tail);
 }
 
 void HistogramAccumulator::add_row(const float* d, const int* labels, int label, size_t n) {
-  // Counters live in registers here; the row sum is vectorised and the (rare) genuine part
-  // subtracted from it.
+  // Counts and the genuine sum live in registers here; the row sum is vectorised and the (rare)
+  // genuine part subtracted from it.
   uint64_t* gb = genuine_bins_.data();
   uint64_t* ib = impostor_bins_.data();
-  const double inv_width = inv_width_;
-  const double limit = static_cast<double>(last_bin_ + 1);
-  uint64_t genuine = 0, clamped = 0;
+  uint64_t genuine = 0;
   double genuine_sum = 0;
   float cutoff = tail_cutoff_;
   for (size_t k = 0; k < n; ++k) {
-    float x = d[k];
-    if (!(x >= 0.0f)) {
-      if (std::isnan(x)) throw_bad_input("distance histogram: NaN distance");
-      x = 0.0f;
-    }
-    const double scaled = static_cast<double>(x) * inv_width;
-    size_t b;
-    if (scaled >= limit) {
-      ++clamped;
-      b = last_bin_;
-    } else {
-      b = static_cast<size_t>(scaled);
-    }
+    const float x = d[k];
+    const size_t b = bin_of(x);
     if (labels[k] == label) {
       ++gb[b];
       ++genuine;
@@ -320,12 +307,12 @@ void HistogramAccumulator::add_row(const float* d, const int* labels, int label,
       }
     }
   }
-  const double row_sum = static_cast<double>(Eigen::Map<const Eigen::ArrayXf>(d, static_cast<Eigen::Index>(n)).sum());
+  const auto row_sum = static_cast<double>(
+      Eigen::Map<const Eigen::ArrayXf>(d, static_cast<Eigen::Index>(n)).sum());
   genuine_count_ += genuine;
   impostor_count_ += n - genuine;
   genuine_sum_ += genuine_sum;
   impostor_sum_ += row_sum - genuine_sum;
-  clamped_ += clamped;
 }
 
 void HistogramAccumulator::keep_genuine(float d) {
@@ -411,8 +398,8 @@ struct HistogramSteps {
 uint64_t bins_at_or_below(const std::vector<uint64_t>& bins, double threshold, double width) {
   if (threshold < 0.0) return 0;
   const double x = threshold / width;
-  const size_t last = x >= static_cast<double>(bins.size()) ? bins.size() - 1
-                                                            : static_cast<size_t>(x);
+  const size_t last =
+      x >= static_cast<double>(bins.size()) ? bins.size() - 1 : static_cast<size_t>(x);
   uint64_t n = 0;
   for (size_t k = 0; k <= last; ++k) n += bins[k];
   return n;
@@ -432,9 +419,8 @@ uint64_t HistogramAccumulator::genuine_at_or_below(double threshold, bool* exact
 uint64_t HistogramAccumulator::impostor_at_or_below(double threshold, bool* exact) const {
   const bool tail_has_all = tail_.size() == impostor_count_;
   if (!tail_.empty() && (tail_has_all || threshold < static_cast<double>(tail_.front()))) {
-    return static_cast<uint64_t>(std::count_if(tail_.begin(), tail_.end(), [&](float d) {
-      return static_cast<double>(d) <= threshold;
-    }));
+    return static_cast<uint64_t>(std::count_if(
+        tail_.begin(), tail_.end(), [&](float d) { return static_cast<double>(d) <= threshold; }));
   }
   *exact = false;
   return bins_at_or_below(impostor_bins_, threshold, bin_width());
@@ -442,8 +428,8 @@ uint64_t HistogramAccumulator::impostor_at_or_below(double threshold, bool* exac
 
 double HistogramAccumulator::auc() const {
   require_both();
-  return auc_from_steps(HistogramSteps{genuine_bins_, impostor_bins_, bin_width()},
-                        genuine_count_, impostor_count_);
+  return auc_from_steps(HistogramSteps{genuine_bins_, impostor_bins_, bin_width()}, genuine_count_,
+                        impostor_count_);
 }
 
 FarPoint HistogramAccumulator::at_far(double target) const {

@@ -1,6 +1,7 @@
 #include "faceid/eval/plot.hpp"
 
 #include <fcntl.h>
+#include <fmt/format.h>
 #include <spawn.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -12,8 +13,6 @@
 #include <cstring>
 #include <limits>
 #include <system_error>
-
-#include <fmt/format.h>
 
 #include "faceid/error.hpp"
 #include "faceid/fs.hpp"
@@ -32,9 +31,9 @@ std::string num(double v) { return fmt::format("{:.9g}", v); }
 void run_gnuplot(const fs::path& script, const fs::path& out) {
   const char* env = std::getenv("FACEID_GNUPLOT");
   const std::string exe = env != nullptr && *env != '\0' ? env : "gnuplot";
-  const std::string setup = fmt::format("cd {}; outfile = {}",
-                                        gnuplot_quote(script.parent_path().string()),
-                                        gnuplot_quote(out.string()));
+  const std::string setup =
+      fmt::format("cd {}; outfile = {}", gnuplot_quote(script.parent_path().string()),
+                  gnuplot_quote(out.string()));
   const std::string script_arg = script.string();
   std::vector<char*> argv = {const_cast<char*>(exe.c_str()), const_cast<char*>("-e"),
                              const_cast<char*>(setup.c_str()),
@@ -90,8 +89,8 @@ void run_gnuplot(const fs::path& script, const fs::path& out) {
 
 // Tick list "('label' value, ...)" of the probit axes, within [lo, hi].
 std::string probit_tics(double lo, double hi) {
-  static const double kTics[] = {1e-7, 1e-6, 1e-5, 1e-4, 1e-3, 2e-3, 5e-3, 1e-2, 2e-2,
-                                 5e-2, 0.1,  0.2,  0.3,  0.4,  0.5,  0.6,  0.8,  0.9, 0.95, 0.99};
+  static const double kTics[] = {1e-7, 1e-6, 1e-5, 1e-4, 1e-3, 2e-3, 5e-3, 1e-2, 2e-2, 5e-2,
+                                 0.1,  0.2,  0.3,  0.4,  0.5,  0.6,  0.8,  0.9,  0.95, 0.99};
   std::string out = "(";
   for (double t : kTics) {
     if (t < lo * 0.999 || t > hi * 1.001) continue;
@@ -101,10 +100,11 @@ std::string probit_tics(double lo, double hi) {
   return out + ")";
 }
 
-// The decade at or below the smallest positive value of `get` over every point (clamped).
+// The decade at or below the smallest positive value of `get` over every point, within
+// [floor_value, 0.1] (so the axis always spans a decade below the DET's 0.5 top).
 template <class Get>
 double lowest_decade(const std::vector<CurveSeries>& series, Get get, double floor_value) {
-  double lo = 1.0;
+  double lo = 0.1;
   for (const auto& s : series) {
     for (const auto& p : s.points) {
       const double v = get(p);
@@ -163,8 +163,10 @@ std::string csv_field(const std::string& text) {
   if (text.find_first_of(",\"\n\r") == std::string::npos) return text;
   std::string out = "\"";
   for (char c : text) {
-    if (c == '"') out += "\"\"";
-    else out += c;
+    if (c == '"')
+      out += "\"\"";
+    else
+      out += c;
   }
   return out + "\"";
 }
@@ -217,7 +219,8 @@ PlotFiles render_plot(const fs::path& png, const std::string& csv, const std::st
 PlotFiles plot_roc(const fs::path& png, const std::vector<CurveSeries>& series,
                    const std::string& title) {
   const std::string csv = curve_csv(series);
-  const double x_lo = lowest_decade(series, [](const RocPoint& p) { return p.far; }, 1e-8);
+  const double x_lo = lowest_decade(
+      series, [](const RocPoint& p) { return p.far; }, 1e-8);
   std::string body = fmt::format(
       "set title {} noenhanced\n"
       "set xlabel 'False accept rate (FAR)'\n"
@@ -237,9 +240,10 @@ PlotFiles plot_roc(const fs::path& png, const std::vector<CurveSeries>& series,
 PlotFiles plot_det(const fs::path& png, const std::vector<CurveSeries>& series,
                    const std::string& title) {
   const std::string csv = curve_csv(series);
-  const double x_lo = lowest_decade(series, [](const RocPoint& p) { return p.far; }, 1e-7);
-  const double y_lo =
-      lowest_decade(series, [](const RocPoint& p) { return 1.0 - p.tar; }, 1e-5);
+  const double x_lo = lowest_decade(
+      series, [](const RocPoint& p) { return p.far; }, 1e-7);
+  const double y_lo = lowest_decade(
+      series, [](const RocPoint& p) { return 1.0 - p.tar; }, 1e-5);
   std::string body = fmt::format(
       "set title {} noenhanced\n"
       "set xlabel 'False accept rate (FAR)'\n"
@@ -326,8 +330,7 @@ PlotFiles plot_lines(const fs::path& png, const std::vector<LineSeries>& series,
       "set ylabel {} noenhanced\n"
       "set grid\n"
       "set key noenhanced\n",
-      gnuplot_quote(options.title), gnuplot_quote(options.x_label),
-      gnuplot_quote(options.y_label));
+      gnuplot_quote(options.title), gnuplot_quote(options.x_label), gnuplot_quote(options.y_label));
   if (options.log_y) body += "set logscale y\n";
   body += "plot " + clauses + "\n";
   return render_plot(png, csv, body);

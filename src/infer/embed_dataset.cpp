@@ -91,16 +91,21 @@ EmbeddedSet embed_dataset(const Embedder& embedder, const Dataset& dataset,
     set.skipped.insert(set.skipped.end(), store.skipped().begin(), store.skipped().end());
     parts.push_back(embedder.embed(ptrs));
   }
+  set.embeddings = stack_rows(parts, embedder.dimension());
+  return set;
+}
+
+Embeddings stack_rows(const std::vector<Embeddings>& parts, int dim) {
   Eigen::Index rows = 0;
   for (const auto& p : parts) rows += p.rows();
-  set.embeddings.resize(rows, embedder.dimension());
+  Embeddings out(rows, dim);
   Eigen::Index at = 0;
   for (const auto& p : parts) {
     if (p.rows() == 0) continue;
-    set.embeddings.middleRows(at, p.rows()) = p;
+    out.middleRows(at, p.rows()) = p;
     at += p.rows();
   }
-  return set;
+  return out;
 }
 
 HeldOut held_out_persons(const Embedder& embedder) {

@@ -3,21 +3,11 @@
 #include <fmt/format.h>
 
 #include "faceid/error.hpp"
+#include "faceid/eval/plot.hpp"
 #include "faceid/fs.hpp"
 
 namespace faceid {
 namespace {
-
-// RFC 4180 quoting for a CSV field.
-std::string csv_field(const std::string& s) {
-  if (s.find_first_of(",\"\n\r") == std::string::npos) return s;
-  std::string out = "\"";
-  for (char c : s) {
-    if (c == '"') out += '"';
-    out += c;
-  }
-  return out + "\"";
-}
 
 std::string label_columns(const EmbeddingRow& r) {
   return fmt::format("{},{},{},{},{}", csv_field(r.ref.identity), r.ref.pose, r.ref.repetition,

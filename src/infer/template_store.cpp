@@ -1,11 +1,11 @@
 #include "faceid/infer/template_store.hpp"
 
+#include <fmt/format.h>
+
 #include <algorithm>
 #include <cstring>
 #include <ctime>
 #include <system_error>
-
-#include <fmt/format.h>
 
 #include "faceid/error.hpp"
 #include "faceid/fs.hpp"
@@ -87,8 +87,8 @@ class Reader {
   }
   bool done() const { return at_ == bytes_.size(); }
   [[noreturn]] void corrupt(const std::string& what) const {
-    throw_bad_input(fmt::format("{}: corrupt template store: {} (payload byte {})", source_, what,
-                                at_));
+    throw_bad_input(
+        fmt::format("{}: corrupt template store: {} (payload byte {})", source_, what, at_));
   }
 
  private:
@@ -114,8 +114,9 @@ void check_name(const std::string& user, const std::string& source) {
 
 std::vector<UserTemplates>::const_iterator find_user(const std::vector<UserTemplates>& users,
                                                      const std::string& user) {
-  auto it = std::lower_bound(users.begin(), users.end(), user,
-                             [](const UserTemplates& u, const std::string& n) { return u.user < n; });
+  auto it =
+      std::lower_bound(users.begin(), users.end(), user,
+                       [](const UserTemplates& u, const std::string& n) { return u.user < n; });
   return it != users.end() && it->user == user ? it : users.end();
 }
 
@@ -271,19 +272,21 @@ void TemplateStore::add(const std::string& user, const Embeddings& embeddings,
     throw_bad_input(fmt::format("{}: enrolling '{}' with no embedding", source_, user));
   }
   if (dim_ != 0 && embeddings.cols() != dim_) {
-    throw_bad_input(fmt::format("{}: enrolling '{}' with embeddings of width {}, the store holds {}",
-                                source_, user, embeddings.cols(), dim_));
+    throw_bad_input(
+        fmt::format("{}: enrolling '{}' with embeddings of width {}, the store holds {}", source_,
+                    user, embeddings.cols(), dim_));
   }
   if (!embeddings.allFinite()) {
-    throw_bad_input(fmt::format("{}: enrolling '{}': embeddings hold NaN or infinity", source_,
-                                user));
+    throw_bad_input(
+        fmt::format("{}: enrolling '{}': embeddings hold NaN or infinity", source_, user));
   }
-  auto it = std::lower_bound(users_.begin(), users_.end(), user,
-                             [](const UserTemplates& u, const std::string& n) { return u.user < n; });
+  auto it =
+      std::lower_bound(users_.begin(), users_.end(), user,
+                       [](const UserTemplates& u, const std::string& n) { return u.user < n; });
   if (it != users_.end() && it->user == user) {
     if (!replace) {
-      throw_bad_input(fmt::format("{}: user '{}' is already enrolled (remove it first)", source_,
-                                  user));
+      throw_bad_input(
+          fmt::format("{}: user '{}' is already enrolled (remove it first)", source_, user));
     }
   } else {
     it = users_.insert(it, UserTemplates{});

@@ -1,9 +1,9 @@
 #include "faceid/infer/unlock_policy.hpp"
 
+#include <fmt/format.h>
+
 #include <algorithm>
 #include <cmath>
-
-#include <fmt/format.h>
 
 #include "faceid/error.hpp"
 
@@ -17,9 +17,12 @@ TemplateDistance parse_template_distance(const std::string& name) {
 
 const char* to_string(UnlockOutcome outcome) {
   switch (outcome) {
-    case UnlockOutcome::accepted: return "accepted";
-    case UnlockOutcome::rejected: return "rejected";
-    case UnlockOutcome::locked_out: return "locked_out";
+    case UnlockOutcome::accepted:
+      return "accepted";
+    case UnlockOutcome::rejected:
+      return "rejected";
+    case UnlockOutcome::locked_out:
+      return "locked_out";
   }
   return "unknown";
 }
@@ -29,8 +32,9 @@ double template_distance(const UserTemplates& user, EmbeddingRef embedding, Temp
   const Eigen::Index n = user.template_count();
   if (n == 0) throw_bad_input(fmt::format("user '{}' has no template", user.user));
   if (embedding.size() != user.enrolled.cols()) {
-    throw_bad_input(fmt::format("embedding of width {} against user '{}' with templates of width {}",
-                                embedding.size(), user.user, user.enrolled.cols()));
+    throw_bad_input(
+        fmt::format("embedding of width {} against user '{}' with templates of width {}",
+                    embedding.size(), user.user, user.enrolled.cols()));
   }
   // A handful of templates: direct differences beat a GEMM and need no norm trick.
   std::vector<float> d;
@@ -65,8 +69,8 @@ UnlockPolicy::UnlockPolicy(const UnlockConfig& config, double threshold, bool ad
     bad("adaptive_capacity", fmt::format("expected >= 0, got {}", config.adaptive_capacity));
   }
   if (!std::isfinite(threshold) || threshold < 0.0) {
-    throw_bad_input(fmt::format("unlock threshold must be a finite distance >= 0, got {}",
-                                threshold));
+    throw_bad_input(
+        fmt::format("unlock threshold must be a finite distance >= 0, got {}", threshold));
   }
 }
 

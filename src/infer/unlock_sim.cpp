@@ -117,23 +117,19 @@ UnlockSimReport simulate_unlock(const Embeddings& embeddings, const std::vector<
       if (q != p) enrolled[p].impostor_rows.insert(enrolled[p].impostor_rows.end(),
                                                     rows_of[q].begin(), rows_of[q].end());
     }
-    std::vector<double> g, im;
-    for (size_t r : enrolled[p].genuine_rows) {
-      const double d = template_distance(enrolled[p].templates,
-                                         embeddings.row(static_cast<Eigen::Index>(r)), mode,
-                                         options.unlock.mean_k);
-      g.push_back(d);
-      report.genuine_distances.push_back(static_cast<float>(d));
-    }
-    for (size_t r : enrolled[p].impostor_rows) {
-      const double d = template_distance(enrolled[p].templates,
-                                         embeddings.row(static_cast<Eigen::Index>(r)), mode,
-                                         options.unlock.mean_k);
-      im.push_back(d);
-      report.impostor_distances.push_back(static_cast<float>(d));
-    }
-    u.genuine_mean = mean_of(g);
-    u.impostor_mean = mean_of(im);
+    // Static (enrolled-only) attempt distances: per-user means, histograms, --far calibration.
+    auto distances = [&](const std::vector<size_t>& rows, std::vector<float>& all) {
+      std::vector<double> d;
+      for (size_t r : rows) {
+        d.push_back(template_distance(enrolled[p].templates,
+                                      embeddings.row(static_cast<Eigen::Index>(r)), mode,
+                                      options.unlock.mean_k));
+        all.push_back(static_cast<float>(d.back()));
+      }
+      return mean_of(d);
+    };
+    u.genuine_mean = distances(enrolled[p].genuine_rows, report.genuine_distances);
+    u.impostor_mean = distances(enrolled[p].impostor_rows, report.impostor_distances);
   }
 
   if (options.threshold >= 0) {

@@ -2,6 +2,7 @@
 #include "faceid/io/dataset.hpp"
 
 #include <algorithm>
+#include <cctype>
 #include <map>
 #include <system_error>
 
@@ -90,10 +91,9 @@ size_t Dataset::frame_count() const {
 }
 
 const Person* Dataset::find(const std::string& identity) const {
-  const auto it = std::lower_bound(
-      persons.begin(), persons.end(), identity,
-      [](const Person& p, const std::string& id) { return p.identity < id; });
-  return it != persons.end() && it->identity == identity ? &*it : nullptr;
+  const auto it = std::find_if(persons.begin(), persons.end(),
+                               [&identity](const Person& p) { return p.identity == identity; });
+  return it != persons.end() ? &*it : nullptr;
 }
 
 bool parse_frame_name(const std::string& filename, int& pose, int& repetition, char& kind,

@@ -1,6 +1,7 @@
 // Readers of the VAP depth (.dat text, 16-bit PNG) and colour (BMP/PNG of any size) files.
 #include "faceid/io/depth_io.hpp"
 
+#include <cctype>
 #include <charconv>
 #include <system_error>
 

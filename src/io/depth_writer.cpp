@@ -64,7 +64,7 @@ void write_depth_png(const std::filesystem::path& path, const cv::Mat& raw) {
     }
   }
   std::vector<uchar> png;
-  if (!cv::imencode(".png", mm, png, {cv::IMWRITE_PNG_COMPRESSION, 3})) {
+  if (!cv::imencode(".png", mm, png, {cv::IMWRITE_PNG_COMPRESSION, 1})) {
     throw_internal(fmt::format("{}: PNG encoding failed", path.string()));
   }
   write_file_atomic(path, std::string_view(reinterpret_cast<const char*>(png.data()), png.size()));

@@ -86,8 +86,9 @@ float beard_mask(const Face& f, float x, float y, float at) {
   if (m <= 0) return 0;
   const float my = mouth_line(f, x);
   const float lx = std::fabs(x) / (f.mouth_half_w + 3);
-  const float lip_zone = smoothstep(1.0f, 0.8f, lx) * smoothstep(my - mouth_gap(f) - 9, my - mouth_gap(f) - 7, y) *
-                         smoothstep(my + 7, my + 5, y);
+  const float low = my - mouth_gap(f);
+  const float lip_zone =
+      smoothstep(1.0f, 0.8f, lx) * smoothstep(low - 9, low - 7, y) * smoothstep(my + 7, my + 5, y);
   return m * (1 - lip_zone);
 }
 
@@ -192,16 +193,16 @@ float feature_offset(const Face& f, float x, float y) {
     } else if (t <= 1) {
       profile = f.nose_proj * (0.3f + 0.7f * std::pow(t, 1.3f));
     } else {
-      profile = f.nose_proj * gauss1((t - 1) * f.nose_len, 4.5f);
+      profile = f.nose_proj * gauss1((t - 1) * f.nose_len, 6.0f);
     }
     const float sx = 4 + 4 * clamp01(t);
     d += profile * gauss1(x, sx);
     d += 0.15f * f.nose_proj * gauss2(x, 6, y - (f.nose_tip_y + 2), 5);
     d += 0.38f * f.nose_proj * gauss2(ax - (f.nose_half_w - 5), 4.5f, y - (f.nose_tip_y - 1), 5);
-    d += 0.25f * f.nose_proj * gauss2(x, f.nose_half_w * 0.6f, y - (f.nose_tip_y + 8), 10);
+    d += 0.25f * f.nose_proj * gauss2(x, f.nose_half_w * 0.6f, y - (f.nose_tip_y + 4), 9);
   }
   // Upper jaw, lips, the fold under the lower lip, chin.
-  d += 3.5f * gauss2(x, 15, y - (f.mouth_y + 9), 8);
+  d += 4.5f * gauss2(x, 17, y - (f.mouth_y + 10), 10);
   if (ax < f.mouth_half_w * 1.6f && std::fabs(y - f.mouth_y) < 30) {
     const float my = mouth_line(f, x);
     const float lx = x / (f.mouth_half_w * 0.8f);

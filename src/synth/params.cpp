@@ -137,12 +137,12 @@ SessionParams make_session(uint64_t seed, int person, int session, const Identit
   SessionParams s;
   s.light_azimuth = static_cast<float>(rng.uniform(-60, 60) * kDeg);
   s.light_elevation = static_cast<float>(rng.uniform(5, 50) * kDeg);
-  s.light_diffuse = static_cast<float>(rng.uniform(0.55, 0.95));
-  s.light_ambient = static_cast<float>(rng.uniform(0.22, 0.45));
-  const float warm = static_cast<float>(rng.normal(0, 0.06, -0.14, 0.14));
+  s.light_diffuse = static_cast<float>(rng.uniform(0.5, 0.75));
+  s.light_ambient = static_cast<float>(rng.uniform(0.22, 0.36));
+  const float warm = static_cast<float>(rng.normal(0, 0.04, -0.1, 0.1));
   s.light_color = {1 + warm, 1, 1 - 1.2f * warm};
   s.skin_shift = static_cast<float>(rng.normal(1, 0.05, 0.88, 1.12));
-  s.skin_tint = {static_cast<float>(rng.normal(1, 0.025)), 1, static_cast<float>(rng.normal(1, 0.025))};
+  s.skin_tint = {static_cast<float>(rng.normal(1, 0.015)), 1, static_cast<float>(rng.normal(1, 0.015))};
   s.hair_shift = static_cast<float>(rng.normal(1, 0.07, 0.85, 1.15));
   s.hair_volume = static_cast<float>(rng.normal(1, 0.12, 0.75, 1.25));
   s.glasses_on = id.glasses && rng.chance(id.glasses_prob);
@@ -171,7 +171,7 @@ FrameParams make_frame(uint64_t seed, int person, int session, int pose) {
                  : e < 0.8  ? Expression::open_mouth
                             : Expression::raised_brows;
   f.expression_amount = static_cast<float>(rng.uniform(0.5, 1.0));
-  f.distance = static_cast<float>(rng.uniform(610, 1060));
+  f.distance = static_cast<float>(rng.uniform(625, 1060));
   f.offset_x = static_cast<float>(rng.uniform(-60, 60));
   f.offset_y = static_cast<float>(rng.uniform(-60, 30));
   f.light_jitter_az = static_cast<float>(rng.normal(0, 8) * kDeg);

@@ -11,7 +11,8 @@ void rasterize(const Mesh& mesh, const Camera& cam, std::vector<Fragment>& frags
   struct Projected {
     float u, v, iz;
   };
-  std::vector<Projected> proj(mesh.pos.size());
+  thread_local std::vector<Projected> proj;
+  proj.resize(mesh.pos.size());
   for (size_t i = 0; i < mesh.pos.size(); ++i) {
     const Eigen::Vector3f& p = mesh.pos[i];
     const float iz = p.z() > 1.0f ? 1.0f / p.z() : 0.0f;

@@ -27,8 +27,7 @@ inline float pow16(float x) {
 inline float luminance(const Rgb& c) { return 0.3f * c.r + 0.59f * c.g + 0.11f * c.b; }
 
 inline uint8_t to_byte(float v) {
-  const float s = v * 255.0f + 0.5f;
-  return static_cast<uint8_t>(s <= 0 ? 0 : (s >= 255 ? 255 : s));
+  return static_cast<uint8_t>(static_cast<int>(std::min(std::max(v * 255.0f + 0.5f, 0.0f), 255.0f)));
 }
 
 }  // namespace
@@ -36,9 +35,12 @@ inline uint8_t to_byte(float v) {
 void shade(const Scene& sc, const std::vector<Fragment>& frags, cv::Mat& color, IdealDepth& ideal) {
   const Mesh& mesh = sc.mesh;
   const Camera& cam = kColorCamera;
+  thread_local cv::Mat lens_mask_buffer;
   cv::Mat lens_mask;
   if (sc.face.glasses) {
-    lens_mask = cv::Mat::zeros(cam.height, cam.width, CV_8UC1);
+    lens_mask_buffer.create(cam.height, cam.width, CV_8UC1);
+    lens_mask_buffer.setTo(0);
+    lens_mask = lens_mask_buffer;
     for (int side = 0; side < 2; ++side) {
       const std::vector<std::vector<cv::Point>> poly{sc.lens_outline[side]};
       cv::fillPoly(lens_mask, poly, cv::Scalar(side + 1));
@@ -56,19 +58,20 @@ void shade(const Scene& sc, const std::vector<Fragment>& frags, cv::Mat& color, 
   const Rgb door{ses.wall.r * 0.3f, ses.wall.g * 0.3f, ses.wall.b * 0.32f};
   const float hair_dropout = 0.03f + 0.25f * (1 - std::min(1.0f, luminance(face.hair) * 2));
   const float vig_norm = 0.2f / (cam.cx * cam.cx + cam.cy * cam.cy);
+  const float inv_fx = 1.0f / cam.fx, inv_fy = 1.0f / cam.fy;
   const Rgb neck{face.skin.r * 0.93f, face.skin.g * 0.92f, face.skin.b * 0.92f};
 
   for (int v = 0; v < cam.height; ++v) {
     uint8_t* out = color.ptr<uint8_t>(v);
     const Fragment* frow = frags.data() + static_cast<size_t>(v) * cam.width;
-    const float ry = (static_cast<float>(v) - cam.cy) / cam.fy;
+    const float ry = (static_cast<float>(v) - cam.cy) * inv_fy;
     const bool depth_row = (v & 1) == 0;
     const float dv = static_cast<float>(v) - cam.cy;
     const float row_gain = sc.frame.exposure;
     const float wall_grad = 0.92f + 0.12f * static_cast<float>(v) / cam.height;
     const uint8_t* lens_row = lens_mask.empty() ? nullptr : lens_mask.ptr<uint8_t>(v);
     for (int u = 0; u < cam.width; ++u) {
-      const float rx = (static_cast<float>(u) - cam.cx) / cam.fx;
+      const float rx = (static_cast<float>(u) - cam.cx) * inv_fx;
       const Fragment& fr = frow[u];
       const bool depth_px = depth_row && (u & 1) == 0;
       Rgb c;
@@ -78,9 +81,11 @@ void shade(const Scene& sc, const std::vector<Fragment>& frags, cv::Mat& color, 
           c = door;  // an open door or corridor: nothing within the sensor's range
         } else {
           c = Rgb{wall.r * wall_grad, wall.g * wall_grad, wall.b * wall_grad};
-          const float nr = sc.wall_normal.x() * rx + sc.wall_normal.z();
-          z = sc.wall_offset / nr;
-          if (depth_px) cos_inc = std::fabs(nr) / std::sqrt(rx * rx + ry * ry + 1);
+          if (depth_px) {  // only depth pixels need the wall's distance
+            const float nr = sc.wall_normal.x() * rx + sc.wall_normal.z();
+            z = sc.wall_offset / nr;
+            cos_inc = std::fabs(nr) / std::sqrt(rx * rx + ry * ry + 1);
+          }
         }
       } else {
         const Tri& tri = mesh.tris[fr.tri];
@@ -112,7 +117,7 @@ void shade(const Scene& sc, const std::vector<Fragment>& frags, cv::Mat& color, 
           case Material::torso: {
             const float y = bw[0] * mesh.rest[tri.v[0]].y() + bw[1] * mesh.rest[tri.v[1]].y() +
                             bw[2] * mesh.rest[tri.v[2]].y();
-            const float stripe = ses.clothing_stripes > 0 ? 1 + ses.clothing_stripes * std::sin(y * (1 / 9.0f)) : 1.0f;
+            const float stripe = 1 + ses.clothing_stripes * std::sin(y * (1 / 9.0f));
             albedo = Rgb{ses.clothing.r * stripe, ses.clothing.g * stripe, ses.clothing.b * stripe};
             break;
           }
@@ -129,7 +134,7 @@ void shade(const Scene& sc, const std::vector<Fragment>& frags, cv::Mat& color, 
                 (albedo.b * shade + spec) * lc.b};
         cos_inc = std::fabs(n.dot(view));
       }
-      if (lens_row && lens_row[u] > 0 && (z == 0 || z > sc.lens_z[lens_row[u] - 1] - 2)) {
+      if (lens_row && lens_row[u] > 0 && (fr.tri < 0 || z > sc.lens_z[lens_row[u] - 1] - 2)) {
         c = Rgb{c.r * 0.9f + 0.05f * lc.r, c.g * 0.93f + 0.05f * lc.g, c.b * 0.95f + 0.05f * lc.b};
         dropout = std::max(dropout, 0.3f);
       }
@@ -149,26 +154,30 @@ void shade(const Scene& sc, const std::vector<Fragment>& frags, cv::Mat& color, 
 }
 
 SynthFrame render_frame(uint64_t seed, int person, int session, int pose, RenderTruth* truth) {
-  if (person < 0) throw_bad_input(fmt::format("synth: person must be >= 0, got {}", person));
+  if (person < 0) throw_bad_input(fmt::format("render_synth_frame: person must be >= 0, got {}", person));
   if (session < 1 || session > kMaxSessions) {
-    throw_bad_input(fmt::format("synth: session must be in 1..{}, got {}", kMaxSessions, session));
+    throw_bad_input(
+        fmt::format("render_synth_frame: session must be in 1..{}, got {}", kMaxSessions, session));
   }
   if (pose < 1 || pose > kPoseCount) {
-    throw_bad_input(fmt::format("synth: pose must be in 1..{}, got {}", kPoseCount, pose));
+    throw_bad_input(fmt::format("render_synth_frame: pose must be in 1..{}, got {}", kPoseCount, pose));
   }
   const Scene sc = build_scene(seed, person, session, pose);
+  // Scratch buffers live on with the thread: large fresh allocations cost page faults.
   thread_local std::vector<Fragment> frags;
+  thread_local IdealDepth ideal;
   rasterize(sc.mesh, kColorCamera, frags);
   cv::Mat color;
-  IdealDepth ideal;
   shade(sc, frags, color, ideal);
 
   const uint64_t p = static_cast<uint64_t>(person), s = static_cast<uint64_t>(session),
                  q = static_cast<uint64_t>(pose);
-  simulate_color(color, sc.frame.color_noise, hash_key({seed, static_cast<uint64_t>(Stream::color_noise), p, s, q}));
+  const uint64_t color_key = hash_key({seed, static_cast<uint64_t>(Stream::color_noise), p, s, q});
+  const uint64_t depth_key = hash_key({seed, static_cast<uint64_t>(Stream::depth_noise), p, s, q});
+  simulate_color(color, sc.frame.color_noise, color_key);
   SynthFrame frame;
   frame.color = color;
-  frame.depth_raw = simulate_depth(ideal, hash_key({seed, static_cast<uint64_t>(Stream::depth_noise), p, s, q}));
+  frame.depth_raw = simulate_depth(ideal, depth_key);
   if (truth) {
     const Eigen::Vector3f& fc = sc.face_center;
     truth->face_px = {kDepthCamera.fx * fc.x() / fc.z() + kDepthCamera.cx,

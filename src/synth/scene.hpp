@@ -6,6 +6,7 @@
 #include <vector>
 
 #include <Eigen/Core>
+#include <Eigen/Geometry>
 #include <opencv2/core.hpp>
 
 #include "synth/face.hpp"

@@ -81,7 +81,8 @@ cv::Mat simulate_depth(const IdealDepth& ideal, uint64_t key) {
   const int w = ideal.width, h = ideal.height;
   const size_t n = static_cast<size_t>(w) * h;
   const float* z = ideal.z.data();
-  std::vector<uint8_t> hole(n, 0);
+  thread_local std::vector<uint8_t> hole;
+  hole.assign(n, 0);
   Rng rng(key);
 
   // Projector shadow: the projector sits kBaseline to the right of the camera. A pixel whose
@@ -168,7 +169,8 @@ void simulate_color(cv::Mat& bgr, float noise_sigma, uint64_t key) {
   const int count = bgr.cols * bgr.channels();
   const int span = static_cast<int>(seq.size()) - count;
   if (span <= 0) throw_internal("simulate_color: image row longer than the noise sequence");
-  std::vector<int16_t> scaled(seq.size());
+  thread_local std::vector<int16_t> scaled;
+  scaled.resize(seq.size());
   const int gain = static_cast<int>(std::lround(noise_sigma * 256));
   for (size_t k = 0; k < seq.size(); ++k) scaled[k] = static_cast<int16_t>((seq[k] * gain + (1 << 15)) >> 16);
   Rng rng(key);

@@ -18,6 +18,7 @@
 #include "faceid/error.hpp"
 #include "faceid/eval/distances.hpp"
 #include "faceid/eval/metrics.hpp"
+#include "faceid/eval/plot.hpp"
 #include "faceid/fs.hpp"
 #include "faceid/io/dataset.hpp"
 #include "faceid/model/loss.hpp"
@@ -113,6 +114,39 @@ class Progress {
   bool bar_;
   std::function<void(const std::string&)> log_;
 };
+
+// Training curves from the whole metrics.csv (resumed runs included): loss and validation EER.
+void plot_curves(const std::filesystem::path& metrics_csv, const std::filesystem::path& png) {
+  std::ifstream in(metrics_csv);
+  std::string line;
+  std::getline(in, line);  // header
+  LineSeries loss{"train loss", {}, {}}, eer{"validation EER", {}, {}}, gen{"val genuine mean", {}, {}},
+      imp{"val impostor mean", {}, {}};
+  while (std::getline(in, line)) {
+    std::vector<double> v;
+    size_t start = 0;
+    while (start <= line.size()) {
+      const size_t comma = std::min(line.find(',', start), line.size());
+      v.push_back(std::strtod(line.substr(start, comma - start).c_str(), nullptr));
+      start = comma + 1;
+    }
+    if (v.size() < 8) continue;
+    loss.x.push_back(v[0]);
+    loss.y.push_back(v[3]);
+    gen.x.push_back(v[0]);
+    gen.y.push_back(v[4]);
+    imp.x.push_back(v[0]);
+    imp.y.push_back(v[5]);
+    eer.x.push_back(v[0]);
+    eer.y.push_back(v[7]);
+  }
+  if (loss.x.empty()) return;
+  LinePlotOptions o;
+  o.title = "training curves";
+  o.x_label = "epoch";
+  o.y_label = "loss / EER / distance";
+  plot_lines(png, {loss, eer, gen, imp}, o);
+}
 
 }  // namespace
 
@@ -341,6 +375,11 @@ TrainResult run_training(const Config& config, const TrainOptions& options) {
       save_checkpoint(best_path, model, optimizer.get(), meta);
       log(fmt::format("new best validation EER {:.2f}% -> {}", 100 * m.eer, best_path.string()));
     }
+  }
+  try {
+    plot_curves(metrics_path, run_dir / "curves.png");
+  } catch (const Error& e) {
+    log(fmt::format("warning: no training-curve plot: {}", e.what()));
   }
   if (std::filesystem::exists(best_path)) result.best_checkpoint = best_path;
   if (std::filesystem::exists(last_path)) result.last_checkpoint = last_path;

@@ -51,6 +51,10 @@ using LoadProgress = std::function<void(size_t done, size_t total)>;
 class FrameStore {
  public:
   FrameStore() = default;
+  FrameStore(FrameStore&&) = default;
+  FrameStore& operator=(FrameStore&&) = default;
+  FrameStore(const FrameStore&) = delete;  // it may hold gigabytes: move it or share a reference
+  FrameStore& operator=(const FrameStore&) = delete;
 
   // A store over frames already in memory (synthetic crops, tests). Every frame must have a
   // person index into `persons` and a crop of one common size with kChannels*S*S floats.

@@ -8,10 +8,9 @@
 // nearly identical vectors, where the subtraction cancels), ~1e-6 typically.
 #pragma once
 
+#include <Eigen/Core>
 #include <cstdint>
 #include <vector>
-
-#include <Eigen/Core>
 
 #include "faceid/eval/metrics.hpp"
 

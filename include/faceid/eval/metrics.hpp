@@ -11,7 +11,8 @@
 //     interpolated linearly and the EER is where the interpolants cross. When FAR = FRR holds on a
 //     whole interval of thresholds (e.g. perfectly separated lists: both 0), the EER threshold is
 //     the middle of that interval;
-//   - TAR at a FAR target: the LARGEST threshold whose FAR <= target. With m = floor(target * N_imp)
+//   - TAR at a FAR target: the LARGEST threshold whose FAR <= target. With m = floor(target *
+//   N_imp)
 //     false accepts allowed and s the (m+1)-th smallest impostor distance, that threshold is the
 //     largest float below s (every distance < s is accepted); TAR and FAR are reported there;
 //   - far_upper_bound_95: one-sided 95% upper bound on the true FAR given the observed false
@@ -46,11 +47,11 @@ struct FarPoint {
 };
 
 struct RocSummary {
-  double auc = 0;                // P(genuine < impostor) + 1/2 P(tie)
-  double eer = 0;                // equal error rate (FAR = FRR), interpolated
-  double eer_threshold = 0;      // threshold of the EER
-  double genuine_mean = 0;       // mean genuine distance
-  double impostor_mean = 0;      // mean impostor distance
+  double auc = 0;            // P(genuine < impostor) + 1/2 P(tie)
+  double eer = 0;            // equal error rate (FAR = FRR), interpolated
+  double eer_threshold = 0;  // threshold of the EER
+  double genuine_mean = 0;   // mean genuine distance
+  double impostor_mean = 0;  // mean impostor distance
   size_t genuine_pairs = 0;
   size_t impostor_pairs = 0;
   std::vector<FarPoint> at_far;  // one per FAR target, in the order given
@@ -210,7 +211,8 @@ class HistogramAccumulator {
   std::vector<float> genuine_;
 };
 
-// A fixed-width histogram of genuine and impostor distances, as fractions of each class (for plots).
+// A fixed-width histogram of genuine and impostor distances, as fractions of each class (for
+// plots).
 struct DistanceHistogram {
   double lo = 0;
   double width = 0;

@@ -35,6 +35,9 @@ EmbeddedSet embed_dataset(const Embedder& embedder, const Dataset& dataset,
                           const std::vector<std::string>& persons, const DataConfig& data,
                           const LoadProgress& progress = {}, size_t chunk_persons = 64);
 
+// The rows of `parts` one after another (all of width `dim`).
+Embeddings stack_rows(const std::vector<Embeddings>& parts, int dim);
+
 // The persons a checkpoint held out for validation: its stored config's data.root and split,
 // recomputed (the split is deterministic). Errc::bad_input when the root cannot be scanned.
 struct HeldOut {

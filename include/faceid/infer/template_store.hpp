@@ -77,7 +77,7 @@ class TemplateStore {
   // adaptive templates).
   void add(const std::string& user, const Embeddings& embeddings, const std::string& fingerprint,
            bool replace = false);
-  bool remove(const std::string& user);  // false when there was no such user
+  bool remove(const std::string& user);   // false when there was no such user
   std::vector<std::string> list() const;  // sorted
   bool contains(const std::string& user) const;
   const UserTemplates& get(const std::string& user) const;  // Errc::bad_input when unknown
@@ -94,7 +94,7 @@ class TemplateStore {
   void require_fingerprint(const std::string& fingerprint) const;
 
   const std::string& fingerprint() const { return fingerprint_; }  // "" while empty
-  Eigen::Index dim() const { return dim_; }                         // 0 while empty
+  Eigen::Index dim() const { return dim_; }                        // 0 while empty
   const std::string& created_utc() const { return created_utc_; }
   size_t size() const { return users_.size(); }
   const std::string& source() const { return source_; }  // the folder named in messages

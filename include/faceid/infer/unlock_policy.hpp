@@ -48,7 +48,7 @@ struct UnlockDecision {
 };
 
 struct UnlockCounters {
-  uint64_t attempts = 0;         // every call of attempt()
+  uint64_t attempts = 0;  // every call of attempt()
   uint64_t accepted = 0;
   uint64_t rejected = 0;
   uint64_t locked_out = 0;       // attempts refused while locked
