@@ -6,6 +6,7 @@
 #include "faceid/config.hpp"
 #include "faceid/error.hpp"
 #include "faceid/train/checkpoint_info.hpp"
+#include "faceid/train/distributed.hpp"
 #include "faceid/train/trainer.hpp"
 
 int main(int argc, char** argv) {
@@ -17,6 +18,8 @@ int main(int argc, char** argv) {
   std::string init_from;
   bool overwrite = false;
   int stop_after = 0;
+  int nproc = 0;
+  int dist_timeout = 300;
   cli.add_option("--config", config_path, "YAML config (configs/*.yaml); with --resume, defaults "
                                           "to the checkpoint's own config");
   cli.add_option("--set", overrides, "Override a key: section.key=value (repeatable)");
@@ -28,7 +31,17 @@ int main(int argc, char** argv) {
   cli.add_option("--stop-after-epochs", stop_after,
                  "Stop after this many epochs of this invocation (resume later)")
       ->check(CLI::NonNegativeNumber);
+  cli.add_option("--nproc", nproc,
+                 "Data-parallel on this machine: launch N worker processes (torchrun-style "
+                 "RANK/WORLD_SIZE/MASTER_ADDR/MASTER_PORT are read when this is not given)")
+      ->check(CLI::PositiveNumber);
+  cli.add_option("--dist-timeout", dist_timeout,
+                 "Data-parallel: seconds to wait for the other ranks at rendezvous and at each "
+                 "collective before giving up")
+      ->capture_default_str()
+      ->check(CLI::PositiveNumber);
   return faceid::run_app(cli, argc, argv, [&] {
+    const faceid::DistEnv dist = faceid::dist_env_from_environment();
     if (config_path.empty() && resume.empty()) {
       faceid::throw_bad_input("give --config FILE (or --resume CHECKPOINT)");
     }
@@ -42,7 +55,15 @@ int main(int argc, char** argv) {
       config = faceid::parse_config(faceid::checkpoint_config_yaml(resume),
                                     resume + " (stored config)", overrides);
     }
+    if (nproc > 0) {
+      // The config is checked once here; each worker reads it again.
+      return faceid::launch_local_workers(
+          nproc, faceid::args_without_nproc(argc, argv), std::chrono::seconds(dist_timeout + 10),
+          [](const std::string& s) { std::fprintf(stderr, "train: %s\n", s.c_str()); });
+    }
     faceid::TrainOptions options;
+    options.distributed = dist;
+    options.dist_timeout_s = dist_timeout;
     if (!out.empty()) {
       options.run_dir = out;
     } else if (!resume.empty()) {
@@ -56,6 +77,7 @@ int main(int argc, char** argv) {
     options.stop_after_epochs = stop_after;
     options.progress_bar = faceid::stderr_is_tty();
     const faceid::TrainResult result = faceid::run_training(config, options);
+    if (dist.rank != 0) return faceid::kExitOk;  // rank 0 reports the run
     std::printf("run folder: %s\n", result.run_dir.c_str());
     if (!result.epochs.empty()) {
       const auto& m = result.epochs.back();

@@ -12,6 +12,7 @@ packages=(
   libopenblas0-openmp   # optimised BLAS; Debian's default reference BLAS is ~8x slower
   gnuplot-nox           # plots (ROC, DET, histograms, t-SNE) with the pngcairo terminal
   libsodium-dev         # template store encryption
+  libgloo-dev           # c10d's Gloo process group headers (data-parallel training)
 )
 for arg in "$@"; do
   case "$arg" in

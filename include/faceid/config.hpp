@@ -75,6 +75,7 @@ struct TrainConfig {
   int save_every = 1;                // write last.pt every this many epochs
   std::string out_dir = "runs";      // parent folder of run folders
   int val_max_frames_per_person = 0; // validation uses at most this many frames a person (0 = all)
+  bool freeze_batch_norm = false;    // BatchNorm uses its running statistics while training
 };
 
 struct UnlockConfig {

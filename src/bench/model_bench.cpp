@@ -6,9 +6,9 @@
 
 #include "faceid/bench/bench.hpp"
 #include "faceid/error.hpp"
-#include "faceid/model/loss.hpp"
 #include "faceid/model/model.hpp"
 #include "faceid/preprocess/preprocess.hpp"
+#include "train/train_step.hpp"
 
 namespace faceid {
 namespace {
@@ -31,16 +31,6 @@ torch::Tensor layout(const torch::Tensor& x, bool channels_last) {
   return channels_last ? x.contiguous(torch::MemoryFormat::ChannelsLast) : x;
 }
 
-std::unique_ptr<torch::optim::Optimizer> optimizer_for(EmbeddingNet& net, const TrainConfig& t) {
-  if (t.optimizer == "sgd") {
-    return std::make_unique<torch::optim::SGD>(
-        net->parameters(),
-        torch::optim::SGDOptions(t.lr).momentum(t.momentum).weight_decay(t.weight_decay));
-  }
-  return std::make_unique<torch::optim::Adam>(
-      net->parameters(), torch::optim::AdamOptions(t.lr).weight_decay(t.weight_decay));
-}
-
 }  // namespace
 
 std::vector<double> bench_train_step(const Config& config, const StepBenchOptions& options) {
@@ -55,7 +45,7 @@ std::vector<double> bench_train_step(const Config& config, const StepBenchOption
   EmbeddingNet net(config.model, static_cast<int>(s));
   if (options.channels_last) to_channels_last(net);
   net->train();
-  auto optimizer = optimizer_for(net, t);
+  auto optimizer = make_optimizer(net, t);
 
   // Fixed crops and labels: the first half genuine pairs, persons 0..3.
   const auto a = torch::randn({n, kChannels, s, s});
@@ -68,14 +58,9 @@ std::vector<double> bench_train_step(const Config& config, const StepBenchOption
   std::vector<double> samples;
   for (int i = 0; i < options.warmup + options.steps; ++i) {
     const auto t0 = Clock::now();
-    const auto emb = net->forward(layout(torch::cat({a, b}), options.channels_last));
-    const LossOutput out = contrastive_loss(emb.narrow(0, 0, n), emb.narrow(0, n, n), same,
-                                            person_a, person_b, config.loss);
-    optimizer->zero_grad();
-    out.loss.backward();
-    if (t.grad_clip > 0) torch::nn::utils::clip_grad_norm_(net->parameters(), t.grad_clip);
-    optimizer->step();
-    const double loss = out.loss.item<double>();
+    // The trainer's own step (train/train_step.hpp), on fixed crops.
+    const double loss = train_step(net, *optimizer, layout(torch::cat({a, b}), options.channels_last),
+                                   same, person_a, person_b, config.loss, t);
     if (!std::isfinite(loss)) throw_internal(fmt::format("train step bench: loss is {}", loss));
     if (i >= options.warmup) samples.push_back(seconds_since(t0));
   }

@@ -148,6 +148,9 @@ std::vector<Field> schema(Config& c) {
       "Parent folder of run folders (`--out` names the run folder itself).");
   add("train", "val_max_frames_per_person", &c.train.val_max_frames_per_person,
       "Validation uses at most this many frames per person (0 = all).").at_least(0);
+  add("train", "freeze_batch_norm", &c.train.freeze_batch_norm,
+      "BatchNorm layers normalise with their running statistics (from `--init-from`) while "
+      "training, and do not update them: for fine-tuning with small per-rank batches.");
 
   add("unlock", "enroll_frames", &c.unlock.enroll_frames,
       "Frames a user shows at enrollment (spanning the poses).").at_least(1).at_most(1000);

@@ -25,6 +25,8 @@
 #include "faceid/model/model.hpp"
 #include "faceid/train/checkpoint.hpp"
 #include "infer/embed_batch.hpp"
+#include "train/communicator.hpp"
+#include "train/train_step.hpp"
 
 namespace faceid {
 namespace {
@@ -36,17 +38,6 @@ double seconds_since(Clock::time_point t0) {
 }
 
 std::filesystem::path resolve_root(const std::string& root) { return std::filesystem::path(root); }
-
-std::unique_ptr<torch::optim::Optimizer> make_optimizer(EmbeddingNet& model,
-                                                        const TrainConfig& t) {
-  if (t.optimizer == "sgd") {
-    return std::make_unique<torch::optim::SGD>(
-        model->parameters(),
-        torch::optim::SGDOptions(t.lr).momentum(t.momentum).weight_decay(t.weight_decay));
-  }
-  return std::make_unique<torch::optim::Adam>(
-      model->parameters(), torch::optim::AdamOptions(t.lr).weight_decay(t.weight_decay));
-}
 
 void set_lr(torch::optim::Optimizer& optimizer, double lr) {
   for (auto& group : optimizer.param_groups()) group.options().set_lr(lr);
@@ -74,13 +65,29 @@ void append_line(const std::filesystem::path& path, const std::string& header,
   if (!out) throw_io(fmt::format("{}: write failed", path.string()));
 }
 
-// Validation: embed every held-out frame, all pairs, exact ROC.
-RocSummary validate(EmbeddingNet& model, const FrameStore& store, torch::Device device) {
+// Validation: embed every held-out frame, all pairs, exact ROC. Data-parallel: each rank embeds
+// its contiguous share of the frames, the shares are gathered, rank 0 computes the ROC (the
+// other ranks return an empty summary: they write nothing).
+RocSummary validate(EmbeddingNet& model, const FrameStore& store, torch::Device device,
+                    int embedding_dim, Communicator* comm) {
   std::vector<std::vector<float>> owned;
   const std::vector<const float*> crops = crop_pointers(store, owned);
   std::vector<int> labels;
   for (const auto& f : store.frames()) labels.push_back(f.person);
-  const Embeddings emb = embed_crops(model, crops, store.crop_size(), device);
+  Embeddings emb;
+  if (comm == nullptr) {
+    emb = embed_crops(model, crops, store.crop_size(), device);
+  } else {
+    const size_t n = crops.size();
+    const size_t w = static_cast<size_t>(comm->world_size());
+    const size_t r = static_cast<size_t>(comm->rank());
+    const std::vector<const float*> mine(crops.begin() + static_cast<std::ptrdiff_t>(n * r / w),
+                                         crops.begin() + static_cast<std::ptrdiff_t>(n * (r + 1) / w));
+    const Embeddings part = mine.empty() ? Embeddings(0, embedding_dim)
+                                         : embed_crops(model, mine, store.crop_size(), device);
+    emb = comm->all_gather_rows(part);
+    if (comm->rank() != 0) return RocSummary{};
+  }
   PairDistances pd = all_pair_distances_exact(emb, labels, 1);
   ExactRoc roc(std::move(pd.genuine), std::move(pd.impostor));
   return roc.summary({1e-3});
@@ -148,6 +155,22 @@ void plot_curves(const std::filesystem::path& metrics_csv, const std::filesystem
   plot_lines(png, {loss, eer, gen, imp}, o);
 }
 
+// BatchNorm layers to eval mode (running statistics, no update): train.freeze_batch_norm.
+void freeze_batch_norm(EmbeddingNet& model) {
+  for (const auto& m : model->modules(/*include_self=*/false)) {
+    if (auto* bn = m->as<torch::nn::BatchNorm2d>()) bn->eval();
+  }
+}
+
+// Floating-point buffers (BatchNorm running mean and variance): averaged over the ranks.
+std::vector<torch::Tensor> float_buffers(EmbeddingNet& model) {
+  std::vector<torch::Tensor> out;
+  for (const auto& b : model->buffers()) {
+    if (b.is_floating_point()) out.push_back(b);
+  }
+  return out;
+}
+
 }  // namespace
 
 double learning_rate_at(const TrainConfig& t, int64_t step) {
@@ -189,10 +212,14 @@ std::filesystem::path default_run_dir(const Config& config, const std::string& c
 }
 
 TrainResult run_training(const Config& config, const TrainOptions& options) {
-  auto log = options.log ? options.log
-                         : std::function<void(const std::string&)>([](const std::string& s) {
-                             std::fprintf(stderr, "%s\n", s.c_str());
-                           });
+  const DistEnv& dist = options.distributed;
+  const bool rank0 = dist.rank == 0;
+  // Ranks other than 0 keep quiet: rank 0 speaks for the run; their errors still reach stderr.
+  auto log = !rank0        ? std::function<void(const std::string&)>([](const std::string&) {})
+             : options.log ? options.log
+                           : std::function<void(const std::string&)>([](const std::string& s) {
+                               std::fprintf(stderr, "%s\n", s.c_str());
+                             });
   const TrainConfig& t = config.train;
   if (options.run_dir.empty()) throw_internal("run_training: no run folder given");
   const auto run_dir = options.run_dir;
@@ -205,7 +232,8 @@ TrainResult run_training(const Config& config, const TrainOptions& options) {
   }
 
   // ---- device, threads, seed ----
-  const torch::Device device = resolve_device(t.device);
+  torch::Device device = resolve_device(t.device);
+  if (dist.distributed() && device.is_cuda()) device = torch::Device(torch::kCUDA, dist.local_rank);
   const int threads = configure_cpu_threads(t.threads);
   torch::manual_seed(static_cast<uint64_t>(t.seed));
   log(fmt::format("device {} · {} CPU thread(s)", device.str(), threads));
@@ -268,6 +296,19 @@ TrainResult run_training(const Config& config, const TrainOptions& options) {
     log(fmt::format("resumed from {} at epoch {}, step {}", options.resume.string(), start_epoch,
                     step));
   }
+  // ---- data-parallel: join the run, start from rank 0's weights ----
+  std::unique_ptr<Communicator> comm;
+  if (dist.distributed()) {
+    comm = std::make_unique<Communicator>(dist, device,
+                                          std::chrono::seconds(options.dist_timeout_s));
+    std::vector<torch::Tensor> state = model->parameters();
+    for (const auto& b : model->buffers()) state.push_back(b);
+    comm->broadcast(state);
+    log(fmt::format("data-parallel: {} ranks via {}:{}, global batch {} pairs ({} a rank)",
+                    dist.world_size, dist.master_addr, dist.master_port,
+                    t.batch_pairs * dist.world_size, t.batch_pairs));
+  }
+  const int world = dist.world_size;
   TrainResult result;
   result.run_dir = run_dir;
   result.parameter_count = model->parameter_count();
@@ -277,18 +318,23 @@ TrainResult run_training(const Config& config, const TrainOptions& options) {
                   config.preprocess.input_size, config.preprocess.input_size,
                   config.model.embedding_dim, result.parameter_count));
 
-  // ---- run folder ----
+  // ---- run folder (rank 0 only) ----
   std::error_code ec;
-  std::filesystem::create_directories(run_dir, ec);
-  if (ec) throw_io(fmt::format("{}: cannot create run folder: {}", run_dir.string(), ec.message()));
   const std::string config_yaml = to_yaml(config);
-  write_file_atomic(run_dir / "config.yaml", config_yaml);
-  write_file_atomic(run_dir / "split.yaml", split_yaml(split, config.data.root));
   const auto metrics_path = run_dir / "metrics.csv";
-  if (options.resume.empty() && options.overwrite) std::filesystem::remove(metrics_path, ec);
+  if (rank0) {
+    std::filesystem::create_directories(run_dir, ec);
+    if (ec) {
+      throw_io(fmt::format("{}: cannot create run folder: {}", run_dir.string(), ec.message()));
+    }
+    write_file_atomic(run_dir / "config.yaml", config_yaml);
+    write_file_atomic(run_dir / "split.yaml", split_yaml(split, config.data.root));
+    if (options.resume.empty() && options.overwrite) std::filesystem::remove(metrics_path, ec);
+  }
 
   // ---- loop ----
   PairSampler sampler(train_store, t);
+  sampler.shard(dist.rank, world);
   Augmenter augmenter(config.augment, config.preprocess, t.seed);
   BatchLoader loader(train_store, sampler, augmenter, config.data, t);
   Progress progress(options.progress_bar, log);
@@ -299,6 +345,7 @@ TrainResult run_training(const Config& config, const TrainOptions& options) {
   for (int64_t epoch = start_epoch; epoch < last_epoch; ++epoch) {
     const auto epoch_t0 = Clock::now();
     model->train();
+    if (t.freeze_batch_norm) freeze_batch_norm(model);
     loader.start_epoch(epoch);
     const double wait0 = loader.wait_seconds();
     double loss_sum = 0;
@@ -308,16 +355,10 @@ TrainResult run_training(const Config& config, const TrainOptions& options) {
     while (loader.next(batch)) {
       lr = learning_rate_at(t, step);
       set_lr(*optimizer, lr);
-      const int64_t n = batch.a.size(0);
-      torch::Tensor emb = model->forward(torch::cat({batch.a, batch.b}).to(device));
-      LossOutput out = contrastive_loss(emb.narrow(0, 0, n), emb.narrow(0, n, n),
-                                        batch.same.to(device), batch.person_a.to(device),
-                                        batch.person_b.to(device), config.loss);
-      optimizer->zero_grad();
-      out.loss.backward();
-      if (t.grad_clip > 0) torch::nn::utils::clip_grad_norm_(model->parameters(), t.grad_clip);
-      optimizer->step();
-      const double loss = out.loss.item<double>();
+      const double loss =
+          train_step(model, *optimizer, torch::cat({batch.a, batch.b}).to(device),
+                     batch.same.to(device), batch.person_a.to(device), batch.person_b.to(device),
+                     config.loss, t, comm.get());
       if (!std::isfinite(loss)) {
         throw_internal(fmt::format("training diverged at step {}: loss is {} (lower train.lr?)",
                                    step, loss));
@@ -328,7 +369,7 @@ TrainResult run_training(const Config& config, const TrainOptions& options) {
       ++steps;
       const double elapsed = seconds_since(epoch_t0);
       progress.step(epoch + 1, t.epochs, steps - 1, loader.steps_per_epoch(), loss,
-                    steps * t.batch_pairs / std::max(elapsed, 1e-9));
+                    steps * t.batch_pairs * world / std::max(elapsed, 1e-9));
     }
     progress.end_epoch();
     const double train_seconds = seconds_since(epoch_t0);
@@ -337,10 +378,21 @@ TrainResult run_training(const Config& config, const TrainOptions& options) {
     m.epoch = epoch + 1;
     m.step = step;
     m.lr = lr;
+    if (comm) {
+      // The global mean loss; running statistics averaged (an EMA is linear in the batch
+      // statistics, so averaging once an epoch equals averaging every step).
+      loss_sum = comm->sum(loss_sum) / world;
+      comm->average(float_buffers(model));
+    }
     m.train_loss = loss_sum / std::max<int64_t>(1, steps);
-    m.pairs_per_second = steps * t.batch_pairs / std::max(train_seconds, 1e-9);
+    m.pairs_per_second = steps * t.batch_pairs * world / std::max(train_seconds, 1e-9);
     m.data_wait_fraction = (loader.wait_seconds() - wait0) / std::max(train_seconds, 1e-9);
-    const RocSummary roc = validate(model, val_store, device);
+    const RocSummary roc =
+        validate(model, val_store, device, config.model.embedding_dim, comm.get());
+    if (!rank0) {
+      result.epochs.push_back(m);
+      continue;
+    }
     m.genuine_mean = roc.genuine_mean;
     m.impostor_mean = roc.impostor_mean;
     m.auc = roc.auc;
@@ -376,11 +428,16 @@ TrainResult run_training(const Config& config, const TrainOptions& options) {
       log(fmt::format("new best validation EER {:.2f}% -> {}", 100 * m.eer, best_path.string()));
     }
   }
-  try {
-    plot_curves(metrics_path, run_dir / "curves.png");
-  } catch (const Error& e) {
-    log(fmt::format("warning: no training-curve plot: {}", e.what()));
+  if (rank0) {
+    try {
+      plot_curves(metrics_path, run_dir / "curves.png");
+    } catch (const Error& e) {
+      log(fmt::format("warning: no training-curve plot: {}", e.what()));
+    }
   }
+  // No rank leaves before rank 0 has written the run folder.
+  if (comm) comm->barrier();
+  if (!rank0) return result;
   if (std::filesystem::exists(best_path)) result.best_checkpoint = best_path;
   if (std::filesystem::exists(last_path)) result.last_checkpoint = last_path;
   return result;

@@ -10,6 +10,7 @@
 #include <vector>
 
 #include "faceid/config.hpp"
+#include "faceid/train/distributed.hpp"
 
 namespace faceid {
 
@@ -23,6 +24,12 @@ struct TrainOptions {
                                     // train.epochs)
   bool progress_bar = false;        // one updating line on a TTY instead of log lines
   std::function<void(const std::string&)> log;  // receives every log line (default: stderr)
+  // Data-parallel training (docs/distributed.md): this process's rank in the run (world_size 1 =
+  // alone). Every rank loads the data and the model, rank 0's weights are broadcast, each rank
+  // trains on its shard of every global batch (train.batch_pairs pairs a rank), gradients are
+  // averaged each step, validation is sharded and gathered. Only rank 0 writes the run folder.
+  DistEnv distributed;
+  int dist_timeout_s = 300;  // rendezvous and every collective fail after this long (lost peer)
 };
 
 // Validation metrics of one epoch, as printed and as appended to metrics.csv.
