@@ -59,8 +59,9 @@ std::vector<double> bench_train_step(const Config& config, const StepBenchOption
   for (int i = 0; i < options.warmup + options.steps; ++i) {
     const auto t0 = Clock::now();
     // The trainer's own step (train/train_step.hpp), on fixed crops.
-    const double loss = train_step(net, *optimizer, layout(torch::cat({a, b}), options.channels_last),
-                                   same, person_a, person_b, config.loss, t);
+    const double loss =
+        train_step(net, *optimizer, layout(torch::cat({a, b}), options.channels_last), same,
+                   person_a, person_b, config.loss, t);
     if (!std::isfinite(loss)) throw_internal(fmt::format("train step bench: loss is {}", loss));
     if (i >= options.warmup) samples.push_back(seconds_since(t0));
   }

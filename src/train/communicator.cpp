@@ -172,7 +172,7 @@ void Communicator::average(const std::vector<torch::Tensor>& tensors) {
   torch::NoGradGuard no_grad;
   if (tensors.empty()) return;
   std::vector<torch::Tensor> views;
-  for (const auto& t : tensors) views.push_back(t.reshape({-1}).to(torch::kFloat64));  // same device
+  for (const auto& t : tensors) views.push_back(t.reshape({-1}).to(torch::kFloat64));
   std::vector<torch::Tensor> flat = {torch::cat(views)};
   c10d::AllreduceOptions o;
   o.timeout = timeout_;
@@ -188,7 +188,8 @@ void Communicator::average(const std::vector<torch::Tensor>& tensors) {
 }
 
 double Communicator::sum(double value) {
-  std::vector<torch::Tensor> one = {torch::full({1}, value, torch::dtype(torch::kFloat64).device(impl_->device))};
+  const auto f64 = torch::dtype(torch::kFloat64).device(impl_->device);
+  std::vector<torch::Tensor> one = {torch::full({1}, value, f64)};
   c10d::AllreduceOptions o;
   o.timeout = timeout_;
   wait_for(start([&] { return impl_->group->allreduce(one, o); }, env_, "all-reduce"), env_,
@@ -199,9 +200,10 @@ double Communicator::sum(double value) {
 Embeddings Communicator::all_gather_rows(const Embeddings& rows) {
   const int64_t cols = rows.cols();
   // Row counts first, then the rows padded to the largest count.
-  std::vector<torch::Tensor> count = {torch::full({1}, rows.rows(), torch::dtype(torch::kInt64).device(impl_->device))};
+  const auto i64 = torch::dtype(torch::kInt64).device(impl_->device);
+  std::vector<torch::Tensor> count = {torch::full({1}, rows.rows(), i64)};
   std::vector<std::vector<torch::Tensor>> counts(1);
-  for (int r = 0; r < env_.world_size; ++r) counts[0].push_back(torch::zeros({1}, torch::dtype(torch::kInt64).device(impl_->device)));
+  for (int r = 0; r < env_.world_size; ++r) counts[0].push_back(torch::zeros({1}, i64));
   c10d::AllgatherOptions o;
   o.timeout = timeout_;
   wait_for(start([&] { return impl_->group->allgather(counts, count, o); }, env_, "all-gather"),
@@ -230,7 +232,8 @@ Embeddings Communicator::all_gather_rows(const Embeddings& rows) {
   for (int r = 0; r < env_.world_size; ++r) {
     const int64_t n = counts[0][static_cast<size_t>(r)].item<int64_t>();
     if (n == 0) continue;
-    const torch::Tensor part = outputs[0][static_cast<size_t>(r)].narrow(0, 0, n).cpu().contiguous();
+    const torch::Tensor part =
+        outputs[0][static_cast<size_t>(r)].narrow(0, 0, n).cpu().contiguous();
     std::memcpy(all.data() + at * cols, part.data_ptr<float>(),
                 static_cast<size_t>(n * cols) * sizeof(float));
     at += n;

@@ -176,7 +176,9 @@ int launch_local_workers(int nproc, const std::vector<std::string>& args,
         if (code != 0) log(fmt::format("worker rank {} exited with code {}", r, code));
       } else if (WIFSIGNALED(status)) {
         code = 1;
-        if (!terminated) log(fmt::format("worker rank {} killed by signal {}", r, WTERMSIG(status)));
+        if (!terminated) {
+          log(fmt::format("worker rank {} killed by signal {}", r, WTERMSIG(status)));
+        }
       }
       if (code != 0 && first_failure == 0) {
         first_failure = code;

@@ -81,8 +81,9 @@ RocSummary validate(EmbeddingNet& model, const FrameStore& store, torch::Device 
     const size_t n = crops.size();
     const size_t w = static_cast<size_t>(comm->world_size());
     const size_t r = static_cast<size_t>(comm->rank());
-    const std::vector<const float*> mine(crops.begin() + static_cast<std::ptrdiff_t>(n * r / w),
-                                         crops.begin() + static_cast<std::ptrdiff_t>(n * (r + 1) / w));
+    const auto lo = static_cast<std::ptrdiff_t>(n * r / w);
+    const auto hi = static_cast<std::ptrdiff_t>(n * (r + 1) / w);
+    const std::vector<const float*> mine(crops.begin() + lo, crops.begin() + hi);
     const Embeddings part = mine.empty() ? Embeddings(0, embedding_dim)
                                          : embed_crops(model, mine, store.crop_size(), device);
     emb = comm->all_gather_rows(part);
