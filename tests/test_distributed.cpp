@@ -194,60 +194,67 @@ TEST_CASE("distributed: a bad environment or a failing worker exits 2", "[distri
   CHECK_FALSE(std::filesystem::exists(dir / "b" / "last.pt"));
 }
 
-// 2 ranks x 4 pairs against 1 process x 8 pairs, 3 optimiser steps (Adam, gradient clipping,
-// augmentation on). Exact only where the two runs compute the same function:
+// 2 ranks x 4 pairs against 1 process x 8 pairs, 3 optimiser steps, fine-tuning from a short
+// ordinary run (gradient clipping and augmentation on). Exact only where the two runs compute the
+// same function (docs/distributed.md, "Equivalence with one process"):
 // - BatchNorm in train mode normalises with the statistics of each rank's own batch (as PyTorch's
 //   DistributedDataParallel without SyncBatchNorm does), which are not those of the global batch:
-//   train.freeze_batch_norm=true makes BatchNorm use its running statistics in both runs.
+//   train.freeze_batch_norm=true makes BatchNorm use the running statistics of the first run.
 // - Dropout draws its masks from each process's generator: model.dropout=0.
 // - The sampler gives every rank's slice positive_fraction genuine pairs (a balanced shard), so
 //   the union of the slices is the 1-process batch only when the fraction is 0 or 1: 1 here
 //   (the pair draws and the augmentation are keyed by the global pair index, so with a fraction of
 //   1 the 8 pairs are the same pairs in both runs).
-// Then the weights must agree to float rounding (reduction order differs): 1e-5.
+// - SGD without weight decay: its step is linear in the gradient, so the different reduction
+//   order stays at float rounding (Adam divides each component by its own RMS and turns the
+//   rounding noise of near-zero components into steps of about lr).
+// - From a fresh network with frozen BatchNorm every embedding is nearly the same vector and the
+//   genuine distances (~1e-3) are differences of nearly equal numbers: the rounding of the two
+//   batch layouts then shows at ~1e-5. Fine-tuning from trained weights keeps it well-posed.
+// - The step is small enough that the steps do not amplify each other's rounding: measured, one
+//   step at lr 0.05 agrees within 1e-6, three steps at lr 0.05 only within 5e-4, three at 0.01
+//   within 1e-6 while the weights move by ~1e-2.
+// Then the weights must agree to float rounding: 1e-5.
 TEST_CASE("distributed: 2 processes end with the weights of 1 process with the global batch",
           "[distributed]") {
   const auto dir = test::scratch_dir("dist-equiv");
+  // The starting point: a short ordinary run (BatchNorm in batch mode, dropout on).
+  REQUIRE(test::run_app("train", smoke_args({"train.epochs=1", "train.steps_per_epoch=8"}) +
+                                     " --out " + (dir / "pre").string()) == 0);
+  const auto init = dir / "pre" / "last.pt";
   const std::vector<std::string> common = {
-      "model.dropout=0",        "train.freeze_batch_norm=true", "train.positive_fraction=1",
-      "train.optimizer=sgd",    "train.lr=0.5",                 "train.weight_decay=0",
-      "train.epochs=1",         "train.steps_per_epoch=3"};
+      "model.dropout=0",     "train.freeze_batch_norm=true", "train.positive_fraction=1",
+      "train.optimizer=sgd", "train.lr=0.01",                "train.weight_decay=0",
+      "train.epochs=1",      "train.steps_per_epoch=3"};
   auto with = [&](const std::string& batch) {
     auto v = common;
     v.push_back("train.batch_pairs=" + batch);
-    return smoke_args(v);
+    return smoke_args(v) + " --init-from " + init.string();
   };
   std::string out1, out2;
-  const auto t0 = Clock::now();
   REQUIRE(test::run_app("train", with("8") + " --out " + (dir / "one").string(), &out1) == 0);
-  const auto t1 = Clock::now();
   REQUIRE(test::run_app("train", "--nproc 2 --dist-timeout 30 " + with("4") + " --out " +
                                      (dir / "two").string(),
                         &out2) == 0);
-  const auto t2 = Clock::now();
   INFO(out2);
   CHECK_THAT(out2, Catch::Contains("data-parallel: 2 ranks"));
   CHECK_THAT(out2, Catch::Contains("global batch 8 pairs (4 a rank)"));
-  INFO(fmt::format("1 process {:.1f} s, 2 processes {:.1f} s",
-                   std::chrono::duration<double>(t1 - t0).count(),
-                   std::chrono::duration<double>(t2 - t1).count()));
 
   const Config config = test::smoke_config(common);
+  EmbeddingNet start(config.model, config.preprocess.input_size);
   EmbeddingNet one(config.model, config.preprocess.input_size);
   EmbeddingNet two(config.model, config.preprocess.input_size);
+  load_weights_into(init, start);
   load_weights_into(dir / "one" / "last.pt", one);
   load_weights_into(dir / "two" / "last.pt", two);
-  torch::manual_seed(static_cast<uint64_t>(config.train.seed));
-  EmbeddingNet fresh(config.model, config.preprocess.input_size);
+  const auto p0 = start->named_parameters();
   const auto p1 = one->named_parameters();
   const auto p2 = two->named_parameters();
-  const auto p0 = fresh->named_parameters();
   REQUIRE(p1.size() == p2.size());
   double max_diff = 0, max_moved = 0;
   for (const auto& item : p1) {
     const auto& a = item.value();
-    const auto& b = p2[item.key()];
-    max_diff = std::max(max_diff, (a - b).abs().max().item<double>());
+    max_diff = std::max(max_diff, (a - p2[item.key()]).abs().max().item<double>());
     max_moved = std::max(max_moved, (a - p0[item.key()]).abs().max().item<double>());
   }
   INFO("max |w1 - w2| = " << max_diff << ", max |w1 - w0| = " << max_moved);
