@@ -31,7 +31,6 @@ std::vector<std::string> json_keys(const std::string& json) {
 }
 }  // namespace
 
-
 TEST_CASE("apps: --help exits 0 and an unknown flag exits 2", "[apps]") {
   for (const char* app : {"train", "embed", "evaluate", "unlock_sim", "enroll", "faceid_config"}) {
     INFO(app);

@@ -410,6 +410,11 @@ TEST_CASE("template store: the lockout survives reopening the store", "[template
   TemplateStore store = TemplateStore::load(tmp.path, test_key());
   CHECK_FALSE(store.lockout().locked);
   CHECK(store.lockout().consecutive_failures == 0);
+  // A stored count at the limit locks even without the flag.
+  faceid::UnlockPolicy restored(config, 0.5, false);
+  restored.restore_lockout_state({5, false});
+  CHECK(restored.locked());
+  CHECK(restored.lockout_state().consecutive_failures == 5);
   faceid::UnlockPolicy policy(config, 0.5, false);
   CHECK(store.verify("alice", genuine, policy).outcome == faceid::UnlockOutcome::accepted);
 }
