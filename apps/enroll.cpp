@@ -30,8 +30,9 @@ int main(int argc, char** argv) {
   cli.add_flag("--list", list, "List the enrolled users and exit");
   cli.add_flag("--remove", remove, "Remove --user from the store and exit");
   return faceid::run_app(cli, argc, argv, [&] {
-    const bool store_exists =
-        std::filesystem::exists(std::filesystem::path(store_dir) / faceid::TemplateStore::kFileName);
+    const std::filesystem::path store_file =
+        std::filesystem::path(store_dir) / faceid::TemplateStore::kFileName;
+    const bool store_exists = std::filesystem::exists(store_file);
     if (list) {
       const faceid::StoreKey key = faceid::StoreKey::resolve(store_dir, key_file, false);
       const faceid::TemplateStore store = faceid::TemplateStore::load(store_dir, key);

@@ -131,7 +131,7 @@ TEST_CASE("apps: train, embed, evaluate, unlock_sim and enroll on a smoke checkp
   CHECK_THAT(out, Catch::Contains("0 user(s)"));
 }
 
-TEST_CASE("apps: enroll writes an encrypted 0600 store; a wrong key or a flipped bit exits 2",
+TEST_CASE("apps: enroll writes an encrypted 0600 store, a wrong key or a flipped bit exits 2",
           "[apps][template_store]") {
   namespace fs = std::filesystem;
   const auto data = faceid::test::smoke_dataset();

@@ -364,7 +364,8 @@ TEST_CASE("checkpoint: disk-full and permission errors name the path and keep th
 
   // Disk full (the file-size limit makes write() fail part-way, as ENOSPC does).
   CHECK(io_message([&] {
-          with_file_size_limit(64 * 1024, [&] { faceid::save_checkpoint(path, net, nullptr, meta); });
+          with_file_size_limit(64 * 1024,
+                               [&] { faceid::save_checkpoint(path, net, nullptr, meta); });
         }) == path.string() + ": write failed: File too large");
   CHECK(faceid::read_file(path) == before);
   CHECK(faceid::read_checkpoint_meta(path).epoch == 3);

@@ -13,6 +13,7 @@
 
 #include <chrono>
 #include <fstream>
+#include <map>
 #include <random>
 #include <sstream>
 #include <thread>
@@ -158,7 +159,9 @@ TEST_CASE("kill -9 during training: last.pt stays loadable and --resume continue
       // A random point of this process's second epoch, whatever the machine's pace: the time of
       // its first epoch scales the phase.
       const int64_t start = resuming ? epoch_seen : 0;
-      auto step_line = [&](int64_t epoch) { return fmt::format("epoch {}/{} step", epoch, kEpochs); };
+      auto step_line = [&](int64_t epoch) {
+        return fmt::format("epoch {}/{} step", epoch, kEpochs);
+      };
       REQUIRE(wait_for_text(pid, log, step_line(start + 1), 30.0));
       const auto t1 = Clock::now();
       REQUIRE(wait_for_text(pid, log, step_line(start + 2), 30.0));
@@ -205,6 +208,29 @@ TEST_CASE("kill -9 during training: last.pt stays loadable and --resume continue
   CHECK(resumes_verified >= 2);
   CHECK(faceid::read_checkpoint_meta(last).epoch == kEpochs);
   CHECK(faceid::read_checkpoint_meta(last).step == kEpochs);  // one step per epoch, none lost
+
+  // An epoch that a kill interrupted after its step and that a resumed run repeated has exactly
+  // the same loss both times: the resume restored weights, optimiser and RNG state.
+  std::map<int64_t, std::string> loss_of;
+  int repeated = 0;
+  for (int k = 0; k <= 4; ++k) {
+    std::istringstream lines(slurp(k < 4 ? dir / fmt::format("train_{}.log", k) : log));
+    const std::string tag = fmt::format("/{} loss ", kEpochs);
+    for (std::string l; std::getline(lines, l);) {
+      const auto at = l.find(tag);
+      if (l.rfind("epoch ", 0) != 0 || at == std::string::npos) continue;
+      const int64_t epoch = std::strtoll(l.c_str() + 6, nullptr, 10);
+      const size_t from = at + tag.size();
+      const std::string loss = l.substr(from, l.find(' ', from) - from);
+      const auto [it, fresh_epoch] = loss_of.emplace(epoch, loss);
+      if (!fresh_epoch) {
+        CHECK(it->second == loss);
+        ++repeated;
+      }
+    }
+  }
+  CHECK(loss_of.size() == kEpochs);
+  INFO("epochs repeated after a kill: " << repeated);
 
   // metrics.csv holds every epoch exactly once, in order, whatever the kills cut short.
   std::istringstream csv(slurp(run / "metrics.csv"));

@@ -271,7 +271,7 @@ TEST_CASE("template store: a wrong key is refused with a clear message", "[templ
   CHECK(TemplateStore::load(tmp.path, again).list() == std::vector<std::string>{"alice"});
 }
 
-TEST_CASE("store key: key files are 0600, never overwritten; loose modes and bad hex refused",
+TEST_CASE("store key: key files are 0600 and never overwritten, loose modes and bad hex refused",
           "[template_store]") {
   const TempDir tmp("keyfile");
   ::unsetenv(StoreKey::kEnvVar);

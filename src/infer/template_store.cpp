@@ -204,6 +204,7 @@ std::string TemplateStore::serialize() const {
   put_u32(payload, lockout_.consecutive_failures);
   put_u32(payload, lockout_.locked ? 1u : 0u);
   std::string out(kMagic, sizeof kMagic);
+  out.reserve(kHeaderSize + payload.size());  // no reallocation leaves a plaintext copy behind
   put_u32(out, kFormatVersion);
   put_u64(out, payload.size());
   put_u64(out, fnv1a64(payload));
@@ -271,7 +272,9 @@ TemplateStore TemplateStore::deserialize(std::string_view bytes, const std::stri
     if (locked > 1) in.corrupt(fmt::format("lockout flag {} (expected 0 or 1)", locked));
     store.lockout_.locked = locked == 1;
   }
-  if (!in.done()) in.corrupt(version >= 2 ? "bytes after the lockout state" : "bytes after the last user");
+  if (!in.done()) {
+    in.corrupt(version >= 2 ? "bytes after the lockout state" : "bytes after the last user");
+  }
   return store;
 }
 
