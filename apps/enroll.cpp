@@ -11,8 +11,11 @@
 #include "faceid/infer/enrollment.hpp"
 #include "faceid/infer/store_key.hpp"
 #include "faceid/infer/template_store.hpp"
+#include "faceid/memory.hpp"
 
 int main(int argc, char** argv) {
+  // Activations are reused from the heap instead of mmap'ed afresh each step (faceid/memory.hpp).
+  faceid::keep_freed_memory_in_heap();
   CLI::App cli{"Enroll a user into a template store from several frames (head poses), or list / "
                "remove users.", "enroll"};
   std::string checkpoint, store_dir, key_file, user, device = "auto";
