@@ -74,14 +74,22 @@ void append_line(const std::filesystem::path& path, const std::string& header,
   if (!out) throw_io(fmt::format("{}: write failed", path.string()));
 }
 
-// Temporaries of checkpoint writes that a killed process left behind ("last.pt.tmp.<pid>.<n>"):
-// never a checkpoint, safe to delete before this run writes its own.
+// Temporaries that a killed process left behind in the run folder (write_file_atomic's
+// "<file>.tmp.<pid>.<n>", of last.pt, best.pt, config.yaml, metrics.csv, ...): never a finished
+// file, safe to delete before this run writes its own.
 void remove_stale_temporaries(const std::filesystem::path& run_dir) {
   std::error_code ec;
   for (const auto& e : std::filesystem::directory_iterator(run_dir, ec)) {
     const std::string name = e.path().filename().string();
-    for (const char* prefix : {"last.pt.tmp.", "best.pt.tmp."}) {
-      if (name.rfind(prefix, 0) == 0) std::filesystem::remove(e.path(), ec);
+    const auto at = name.rfind(".tmp.");
+    if (at == std::string::npos || at == 0) continue;
+    const std::string tail = name.substr(at + 5);  // "<pid>.<n>"
+    const auto dot = tail.find('.');
+    const auto digits = [](const std::string& t) {
+      return !t.empty() && t.find_first_not_of("0123456789") == std::string::npos;
+    };
+    if (dot != std::string::npos && digits(tail.substr(0, dot)) && digits(tail.substr(dot + 1))) {
+      std::filesystem::remove(e.path(), ec);
     }
   }
 }
@@ -312,13 +320,13 @@ TrainResult run_training(const Config& config, const TrainOptions& options) {
   std::error_code ec;
   std::filesystem::create_directories(run_dir, ec);
   if (ec) throw_io(fmt::format("{}: cannot create run folder: {}", run_dir.string(), ec.message()));
+  remove_stale_temporaries(run_dir);
   const std::string config_yaml = to_yaml(config);
   write_file_atomic(run_dir / "config.yaml", config_yaml);
   write_file_atomic(run_dir / "split.yaml", split_yaml(split, config.data.root));
   const auto metrics_path = run_dir / "metrics.csv";
   if (options.resume.empty() && options.overwrite) std::filesystem::remove(metrics_path, ec);
   if (!options.resume.empty()) trim_metrics(metrics_path, start_epoch);
-  remove_stale_temporaries(run_dir);
 
   // ---- loop ----
   PairSampler sampler(train_store, t);
