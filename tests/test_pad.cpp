@@ -71,11 +71,12 @@ faceid::FaceCrop synthetic_crop(const faceid::PreprocessConfig& pp, double (*z)(
 // geometric check decides.
 faceid::PadModel constant_model(const fs::path& dir, const faceid::PreprocessConfig& pp) {
   std::string text = fmt::format(
-      "format: faceid-pad\nversion: 1\npreprocess_fingerprint: {}\nthreshold: 0.4\nmin_relief_mm: 2.5\n"
+      "format: faceid-pad\nversion: 2\npreprocess_fingerprint: {}\nthreshold: 0.4\nmin_relief_mm: 2.5\n"
       "bias: 0\nfeatures:\n",
       faceid::preprocess_fingerprint(pp));
   for (int k = 0; k < faceid::kPadFeatureCount; ++k) {
-    text += fmt::format("  - {{name: {}, mean: 0, scale: 1, weight: 0}}\n", faceid::pad_feature_name(k));
+    text += fmt::format("  - {{name: {}, mean: 0, scale: 1, weight: 0, square_weight: 0}}\n",
+                        faceid::pad_feature_name(k));
   }
   faceid::write_file_atomic(dir / "constant.yaml", text);
   return faceid::PadModel::load(dir / "constant.yaml");
@@ -244,7 +245,7 @@ TEST_CASE("pad: training separates the classes, calibrates, saves and loads", "[
   CHECK(faceid::bad_input_message([&] { faceid::LivenessDetector(back, pad, other); }).find("preprocessing") !=
         std::string::npos);
   std::string text = faceid::read_file(dir / "pad.yaml");
-  text.replace(text.find("version: 1"), 10, "version: 9");
+  text.replace(text.find("version: 2"), 10, "version: 9");
   faceid::write_file_atomic(dir / "bad.yaml", text);
   CHECK(faceid::bad_input_message([&] { faceid::PadModel::load(dir / "bad.yaml"); }).find("bad.yaml") !=
         std::string::npos);

@@ -20,11 +20,29 @@ constexpr float kMaxOffsetMm = 120.0f;  // depth farther than this from the head
 constexpr int kHistBins = 8;
 constexpr float kHistHalfRangeMm = 60.0f;
 
-constexpr const char* kFeatureNames[kPadFeatureCount] = {
+constexpr int kScalarFeatures = 26;
+constexpr const char* kScalarNames[kScalarFeatures] = {
     "plane_rms_mm", "quadric_rms_mm", "curv_xx", "curv_yy", "curv_xy", "valid_fraction",
     "depth_spread_mm", "hist_0", "hist_1", "hist_2", "hist_3", "hist_4", "hist_5", "hist_6",
     "hist_7", "luma_mean", "luma_std", "red_green_mean", "blue_shift_mean", "red_green_std",
-    "saturation_mean", "high_frequency"};
+    "saturation_mean", "high_frequency", "chroma_r_std", "chroma_g_std", "dark_fraction",
+    "eye_band_dark_fraction"};
+static_assert(kScalarFeatures + 3 * kPadGrid * kPadGrid == kPadFeatureCount);
+
+// Feature names: the scalars, then luma_<row><col>, chroma_<row><col> and relief_<row><col> of
+// the grid.
+const std::vector<std::string>& feature_names() {
+  static const std::vector<std::string> names = [] {
+    std::vector<std::string> n(kScalarNames, kScalarNames + kScalarFeatures);
+    for (const char* kind : {"luma", "chroma", "relief"}) {
+      for (int r = 0; r < kPadGrid; ++r) {
+        for (int c = 0; c < kPadGrid; ++c) n.push_back(fmt::format("{}_{}{}", kind, r, c));
+      }
+    }
+    return n;
+  }();
+  return names;
+}
 
 bool valid_depth(float d) { return d != 0.0f || std::signbit(d); }
 
@@ -39,6 +57,7 @@ Window face_window(int s) {
 
 struct DepthPoints {
   std::vector<float> x, y, z;  // millimetres, x right and y down from the crop centre
+  std::vector<int> cell;       // the grid cell of each point
   int window_pixels = 0;
 };
 
@@ -64,13 +83,15 @@ DepthPoints depth_points(const FaceCrop& crop, const PreprocessConfig& pp) {
       pts.x.push_back((static_cast<float>(x) - c) * mm_per_px);
       pts.y.push_back((static_cast<float>(y) - c) * mm_per_px);
       pts.z.push_back(z);
+      pts.cell.push_back(std::min(kPadGrid - 1, (y - w.y0) * kPadGrid / (w.y1 - w.y0)) * kPadGrid +
+                         std::min(kPadGrid - 1, (x - w.x0) * kPadGrid / (w.x1 - w.x0)));
     }
   }
   return pts;
 }
 
 template <int N>
-double fit_rms(const DepthPoints& p, Eigen::Matrix<double, N, 1>* coef) {
+double fit_rms(const DepthPoints& p, Eigen::Matrix<double, N, 1>* coef, std::vector<float>* residuals = nullptr) {
   Eigen::Matrix<double, N, N> ata = Eigen::Matrix<double, N, N>::Zero();
   Eigen::Matrix<double, N, 1> atb = Eigen::Matrix<double, N, 1>::Zero();
   const size_t n = p.z.size();
@@ -94,21 +115,23 @@ double fit_rms(const DepthPoints& p, Eigen::Matrix<double, N, 1>* coef) {
   }
   const Eigen::Matrix<double, N, 1> sol = ata.ldlt().solve(atb);
   double ss = 0;
+  if (residuals) residuals->resize(n);
   for (size_t i = 0; i < n; ++i) {
     const double e = static_cast<double>(p.z[i]) - row(i).dot(sol);
     ss += e * e;
+    if (residuals) (*residuals)[i] = static_cast<float>(e);
   }
   if (coef) *coef = sol;
   return std::sqrt(ss / static_cast<double>(n));
 }
 
-DepthGeometry fit_points(const DepthPoints& p) {
+DepthGeometry fit_points(const DepthPoints& p, std::vector<float>* residuals = nullptr) {
   DepthGeometry g;
   if (static_cast<int>(p.z.size()) < kMinPoints) return g;
   g.points = static_cast<int>(p.z.size());
   g.plane_rms_mm = fit_rms<3>(p, nullptr);
   Eigen::Matrix<double, 6, 1> q;
-  g.quadric_rms_mm = fit_rms<6>(p, &q);
+  g.quadric_rms_mm = fit_rms<6>(p, &q, residuals);
   // z = ... + q3 (x/100)^2: the x^2 coefficient per mm is q3 / 1e4; a face bulging towards the
   // camera has smaller z at the centre, so its quadratic terms are positive.
   g.curv_xx = q(3) / 1e4;
@@ -136,7 +159,7 @@ const char* pad_feature_name(int i) {
   if (i < 0 || i >= kPadFeatureCount) {
     throw_bad_input(fmt::format("pad feature index {} outside 0..{}", i, kPadFeatureCount - 1));
   }
-  return kFeatureNames[i];
+  return feature_names()[static_cast<size_t>(i)].c_str();
 }
 
 namespace {
@@ -145,7 +168,22 @@ PadFeatures features_with_geometry(const FaceCrop& crop, const PreprocessConfig&
                                    DepthGeometry& g) {
   PadFeatures f{};
   const DepthPoints pts = depth_points(crop, preprocess);
-  g = fit_points(pts);
+  std::vector<float> residuals;
+  g = fit_points(pts, &residuals);
+  // The relief layout: the mean residual over the quadric per grid cell (nose, eye sockets; a
+  // mask's eye holes lie deeper).
+  {
+    constexpr int kCells = kPadGrid * kPadGrid;
+    double sum[kCells] = {};
+    int count[kCells] = {};
+    for (size_t i = 0; i < residuals.size(); ++i) {
+      sum[pts.cell[i]] += residuals[i];
+      ++count[pts.cell[i]];
+    }
+    for (int cell = 0; cell < kCells; ++cell) {
+      if (count[cell] > 0) f[kScalarFeatures + 2 * kCells + cell] = static_cast<float>(sum[cell] / count[cell]);
+    }
+  }
   f[0] = static_cast<float>(g.plane_rms_mm);
   f[1] = static_cast<float>(g.quadric_rms_mm);
   f[2] = static_cast<float>(g.curv_xx * 1e3);
@@ -209,6 +247,61 @@ PadFeatures features_with_geometry(const FaceCrop& crop, const PreprocessConfig&
       }
     }
     f[21] = m > 0 ? static_cast<float>(lap / m / (std_l + 0.01)) : 0.0f;
+    // Chromaticity (shading-free colour) spread of the lit pixels: skin, lips, brows, eyes vary;
+    // one mask material does not. Dark pixels: a mask's eye holes.
+    double sr = 0, sr2 = 0, sg = 0, sg2 = 0;
+    int lit = 0, dark = 0, band = 0, band_dark = 0;
+    const int band_y0 = static_cast<int>(0.3 * s), band_y1 = static_cast<int>(0.55 * s);
+    for (int y = w.y0; y < w.y1; ++y) {
+      for (int x = w.x0; x < w.x1; ++x) {
+        const size_t i = static_cast<size_t>(y) * s + x;
+        const bool in_band = y >= band_y0 && y < band_y1;
+        band += in_band;
+        if (luma[i] < 0.1f) {
+          ++dark;
+          band_dark += in_band;
+        }
+        if (luma[i] < 0.12f) continue;
+        float rgb[3];
+        for (int c = 0; c < 3; ++c) rgb[c] = ch[c][i] * kColorStd[c] + kColorMean[c];
+        const double sum = rgb[0] + rgb[1] + rgb[2];
+        const double r = rgb[0] / sum, g = rgb[1] / sum;
+        sr += r;
+        sr2 += r * r;
+        sg += g;
+        sg2 += g * g;
+        ++lit;
+      }
+    }
+    if (lit > 0) {
+      f[22] = static_cast<float>(std::sqrt(std::max(0.0, sr2 / lit - (sr / lit) * (sr / lit))));
+      f[23] = static_cast<float>(std::sqrt(std::max(0.0, sg2 / lit - (sg / lit) * (sg / lit))));
+    }
+    f[24] = static_cast<float>(dark) / static_cast<float>(n);
+    f[25] = band > 0 ? static_cast<float>(band_dark) / static_cast<float>(band) : 0.0f;
+    // The colour layout: per cell of a grid over the window, the luma relative to the window's
+    // and the red chromaticity's offset from the window's (eye holes, lips, brows, a mask's edge).
+    const double mean_r = lit > 0 ? sr / lit : 0.0;
+    constexpr int kCells = kPadGrid * kPadGrid;
+    double cell_l[kCells] = {}, cell_r[kCells] = {};
+    int cell_n[kCells] = {};
+    for (int y = w.y0; y < w.y1; ++y) {
+      const int gy = std::min(kPadGrid - 1, (y - w.y0) * kPadGrid / (w.y1 - w.y0));
+      for (int x = w.x0; x < w.x1; ++x) {
+        const int cell = gy * kPadGrid + std::min(kPadGrid - 1, (x - w.x0) * kPadGrid / (w.x1 - w.x0));
+        const size_t i = static_cast<size_t>(y) * s + x;
+        float rgb[3];
+        for (int c = 0; c < 3; ++c) rgb[c] = ch[c][i] * kColorStd[c] + kColorMean[c];
+        cell_l[cell] += luma[i];
+        cell_r[cell] += rgb[0] / std::max(1e-3f, rgb[0] + rgb[1] + rgb[2]);
+        ++cell_n[cell];
+      }
+    }
+    for (int cell = 0; cell < kCells; ++cell) {
+      if (cell_n[cell] == 0) continue;
+      f[kScalarFeatures + cell] = static_cast<float>(cell_l[cell] / cell_n[cell] / (mean_l + 0.01));
+      f[kScalarFeatures + kCells + cell] = static_cast<float>(cell_r[cell] / cell_n[cell] - mean_r);
+    }
   }
   return f;
 }
@@ -229,7 +322,7 @@ PadModel PadModel::train(const std::vector<PadFeatures>& bona_fide, const std::v
                                 bona_fide.size(), attacks.size()));
   }
   PadModel m;
-  m.preprocess_fingerprint_ = preprocess_fingerprint(preprocess);
+  m.preprocess_fingerprint_ = faceid::preprocess_fingerprint(preprocess);
   m.min_relief_mm_ = pad.min_relief_mm;
   const size_t n = bona_fide.size() + attacks.size();
   auto sample = [&](size_t i) -> const PadFeatures& {
@@ -246,37 +339,60 @@ PadModel PadModel::train(const std::vector<PadFeatures>& bona_fide, const std::v
     m.scale_[k] = var > 1e-12 ? 1.0 / std::sqrt(var) : 0.0;
   }
   // Standardised design matrix; classes weighted equally.
-  Eigen::MatrixXd x(static_cast<Eigen::Index>(n), kPadFeatureCount);
+  Eigen::MatrixXd x(static_cast<Eigen::Index>(n), 2 * kPadFeatureCount);
   Eigen::VectorXd y(static_cast<Eigen::Index>(n)), wt(static_cast<Eigen::Index>(n));
   for (size_t i = 0; i < n; ++i) {
     const auto r = static_cast<Eigen::Index>(i);
-    for (int k = 0; k < kPadFeatureCount; ++k) x(r, k) = (sample(i)[k] - m.mean_[k]) * m.scale_[k];
+    for (int k = 0; k < kPadFeatureCount; ++k) {
+      const double z = (sample(i)[k] - m.mean_[k]) * m.scale_[k];
+      x(r, k) = z;
+      x(r, kPadFeatureCount + k) = z * z - 1;  // centred: the mean of z^2 is 1
+    }
     const bool live = i < bona_fide.size();
     y(r) = live ? 1.0 : 0.0;
     wt(r) = 0.5 / static_cast<double>(live ? bona_fide.size() : attacks.size());
   }
-  Eigen::VectorXd w = Eigen::VectorXd::Zero(kPadFeatureCount);
-  double b = 0;
+  // Newton's method (iteratively reweighted least squares) on the weighted, L2-regularised
+  // log-loss; the bias is the last coefficient and is not regularised.
+  constexpr int kDim = 2 * kPadFeatureCount;
+  Eigen::MatrixXd xb(x.rows(), kDim + 1);
+  xb << x, Eigen::VectorXd::Ones(x.rows());
+  Eigen::VectorXd beta = Eigen::VectorXd::Zero(kDim + 1);
+  Eigen::VectorXd reg = Eigen::VectorXd::Constant(kDim + 1, options.l2);
+  reg(kDim) = 0;
   for (int it = 0; it < options.iterations; ++it) {
-    const Eigen::VectorXd p = ((x * w).array() + b).unaryExpr([](double t) { return sigmoid(t); }).matrix();
-    const Eigen::VectorXd err = (p - y).cwiseProduct(wt);
-    w -= options.learning_rate * (x.transpose() * err + options.l2 * w);
-    b -= options.learning_rate * err.sum();
+    const Eigen::VectorXd p = (xb * beta).unaryExpr([](double t) { return sigmoid(t); });
+    const Eigen::VectorXd grad = xb.transpose() * (p - y).cwiseProduct(wt) + reg.cwiseProduct(beta);
+    const Eigen::VectorXd curv = (p.array() * (1 - p.array())).matrix().cwiseProduct(wt);
+    Eigen::MatrixXd hess = xb.transpose() * curv.asDiagonal() * xb;
+    hess.diagonal() += reg + Eigen::VectorXd::Constant(kDim + 1, 1e-9);
+    const Eigen::VectorXd step = hess.ldlt().solve(grad);
+    beta -= step;
+    if (step.norm() < 1e-8) break;
   }
-  for (int k = 0; k < kPadFeatureCount; ++k) m.weights_[k] = w(k);
+  const Eigen::VectorXd w = beta.head(kDim);
+  const double b = beta(kDim);
+  for (int k = 0; k < kPadFeatureCount; ++k) {
+    m.weights_[k] = w(k);
+    m.weights2_[k] = w(kPadFeatureCount + k);
+  }
   m.bias_ = b;
   // Calibration: scores as LivenessDetector gives them, with the configured relief.
-  const std::vector<PadFeatures>& cal = calibration_bona_fide.empty() ? bona_fide : calibration_bona_fide;
   std::vector<double> scores;
-  scores.reserve(cal.size());
-  for (const auto& f : cal) scores.push_back(liveness_score(m, f, pad.min_relief_mm));
+  scores.reserve(bona_fide.size() + calibration_bona_fide.size());
+  for (const auto* set : {&bona_fide, &calibration_bona_fide}) {
+    for (const auto& f : *set) scores.push_back(liveness_score(m, f, pad.min_relief_mm));
+  }
   m.threshold_ = std::max(threshold_for_bpcer(scores, pad.target_bpcer), 1e-6);
   return m;
 }
 
 double PadModel::learned_score(const PadFeatures& f) const {
   double t = bias_;
-  for (int k = 0; k < kPadFeatureCount; ++k) t += weights_[k] * (f[k] - mean_[k]) * scale_[k];
+  for (int k = 0; k < kPadFeatureCount; ++k) {
+    const double z = (f[k] - mean_[k]) * scale_[k];
+    t += weights_[k] * z + weights2_[k] * (z * z - 1);
+  }
   return sigmoid(t);
 }
 
@@ -291,8 +407,8 @@ void PadModel::save(const std::filesystem::path& path) const {
       "min_relief_mm: {:.17g}\nbias: {:.17g}\nfeatures:\n",
       kFormatVersion, preprocess_fingerprint_, threshold_, min_relief_mm_, bias_);
   for (int k = 0; k < kPadFeatureCount; ++k) {
-    text += fmt::format("  - {{name: {}, mean: {:.17g}, scale: {:.17g}, weight: {:.17g}}}\n",
-                        kFeatureNames[k], mean_[k], scale_[k], weights_[k]);
+    text += fmt::format("  - {{name: {}, mean: {:.17g}, scale: {:.17g}, weight: {:.17g}, square_weight: {:.17g}}}\n",
+                        feature_names()[static_cast<size_t>(k)], mean_[k], scale_[k], weights_[k], weights2_[k]);
   }
   write_file_atomic(path, text);
 }
@@ -323,13 +439,14 @@ PadModel PadModel::load(const std::filesystem::path& path) {
     }
     for (int k = 0; k < kPadFeatureCount; ++k) {
       const YAML::Node e = features[static_cast<size_t>(k)];
-      if (e["name"].as<std::string>() != kFeatureNames[k]) {
+      if (e["name"].as<std::string>() != feature_names()[static_cast<size_t>(k)]) {
         throw_bad_input(fmt::format("{}:{}: feature {} is '{}', expected '{}'", path.string(),
-                                    e.Mark().line + 1, k, e["name"].as<std::string>(), kFeatureNames[k]));
+                                    e.Mark().line + 1, k, e["name"].as<std::string>(), feature_names()[static_cast<size_t>(k)]));
       }
       m.mean_[k] = e["mean"].as<double>();
       m.scale_[k] = e["scale"].as<double>();
       m.weights_[k] = e["weight"].as<double>();
+      m.weights2_[k] = e["square_weight"].as<double>();
     }
   } catch (const YAML::Exception& e) {
     throw_bad_input(fmt::format("{}:{}: malformed liveness model: {}", path.string(), e.mark.line + 1, e.msg));

@@ -35,7 +35,8 @@ struct DepthGeometry {
 // 70% of the crop, within +-120 mm of the head depth). Fewer than 30 points: all zeros.
 DepthGeometry fit_depth_geometry(const FaceCrop& crop, const PreprocessConfig& preprocess);
 
-constexpr int kPadFeatureCount = 22;
+constexpr int kPadGrid = 4;  // the face window's colour layout: kPadGrid x kPadGrid cells
+constexpr int kPadFeatureCount = 26 + 3 * kPadGrid * kPadGrid;
 using PadFeatures = std::array<float, kPadFeatureCount>;
 
 // The learned part's inputs, from the crop alone; pad_feature_name(i) names feature i.
@@ -44,23 +45,24 @@ const char* pad_feature_name(int i);
 
 // What train_pad needs besides the features.
 struct PadTrainOptions {
-  int iterations = 3000;      // full-batch gradient steps
-  double learning_rate = 0.5; // on standardised features
-  double l2 = 1e-3;           // weight decay
+  int iterations = 50;        // at most this many Newton steps (it stops when converged)
+  double l2 = 0.05;           // weight decay (the loss is a class-balanced mean); strong, as
+                               // persons are few and the model must generalise to new ones
   double target_bpcer = 0.01; // calibrate the threshold to this BPCER on the calibration frames
 };
 
-// Logistic regression on standardised PadFeatures, plus the threshold calibrated at training and
+// Logistic regression on standardised PadFeatures z and their squares z^2 (a quadratic decision
+// surface: e.g. "too uniform" and "too varied" colour can both be attacks), plus the threshold calibrated at training and
 // the preprocessing it was trained with (a model only applies to crops made the same way).
 class PadModel {
  public:
-  static constexpr int kFormatVersion = 1;
+  static constexpr int kFormatVersion = 2;
 
   PadModel() = default;
 
   // Fits on bona fide (label 1) and attack (label 0) features, classes weighted equally, then
-  // sets the threshold so that the calibration bona fide frames' BPCER <= target_bpcer (the
-  // training frames when `calibration_bona_fide` is empty). Errc::bad_input when a class is empty.
+  // sets the threshold so that the BPCER of the bona fide frames, training and calibration
+  // together, is <= target_bpcer. Errc::bad_input when a class is empty.
   static PadModel train(const std::vector<PadFeatures>& bona_fide, const std::vector<PadFeatures>& attacks,
                         const std::vector<PadFeatures>& calibration_bona_fide,
                         const PreprocessConfig& preprocess, const PadConfig& pad,
@@ -78,9 +80,10 @@ class PadModel {
   double min_relief_mm() const { return min_relief_mm_; }
   uint64_t preprocess_fingerprint() const { return preprocess_fingerprint_; }
   const std::array<double, kPadFeatureCount>& weights() const { return weights_; }
+  const std::array<double, kPadFeatureCount>& square_weights() const { return weights2_; }
 
  private:
-  std::array<double, kPadFeatureCount> mean_{}, scale_{}, weights_{};
+  std::array<double, kPadFeatureCount> mean_{}, scale_{}, weights_{}, weights2_{};
   double bias_ = 0;
   double threshold_ = 0.5;
   double min_relief_mm_ = 0;   // the geometric gate the threshold was calibrated with
