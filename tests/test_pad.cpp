@@ -99,7 +99,7 @@ TEST_CASE("pad: APCER, BPCER and the BPCER threshold on known lists", "[pad]") {
   CHECK(faceid::threshold_for_bpcer(bona, 0.0) == 0.2);
   CHECK(faceid::threshold_for_bpcer(bona, 0.39) == 0.4);  // floor(1.95) = 1
   CHECK(faceid::threshold_for_bpcer(bona, 1.0) == 0.99);
-  CHECK(faceid::bad_input_message([&] { faceid::threshold_for_bpcer(bona, 1.5); }).find("1.5") !=
+  CHECK(faceid::test::bad_input_message([&] { faceid::threshold_for_bpcer(bona, 1.5); }).find("1.5") !=
         std::string::npos);
 
   // IAPAR: live (score >= 0.5) and distance <= 0.3; NaN distance = no face.
@@ -120,6 +120,11 @@ TEST_CASE("pad: APCER, BPCER and the BPCER threshold on known lists", "[pad]") {
   CHECK(r.attacks[0].iapar_without_pad == 0.5);  // the first and the third match
   CHECK(r.attacks[1].apcer == 1.0);
   CHECK(r.attacks[1].iapar == 1.0);
+  // Operating point BPCER <= 1 % of 4 presentations: none may be rejected, threshold 0.4.
+  CHECK(r.operating_threshold == 0.4);
+  CHECK(r.operating_bpcer == 0.0);
+  CHECK(r.attacks[0].apcer_at_operating_point == 0.5);
+  CHECK(r.attacks[1].apcer_at_operating_point == 1.0);
   const std::string json = faceid::pad_report_json(r);
   CHECK(json.find("\"bpcer\": 0.25") != std::string::npos);
   CHECK(json.find("\"photo\": {\"presentations\": 4, \"no_face\": 1, \"apcer\": 0.5, \"iapar\": 0.25") !=
@@ -160,7 +165,7 @@ TEST_CASE("pad: synth --attacks writes the layout; the dataset scanner skips it"
   REQUIRE(live.persons.size() == 1);
   CHECK(live.persons[0].identity == "synth_00004");
   CHECK(faceid::read_file(root / "synth_manifest.yaml").find("attacks: true\n") != std::string::npos);
-  CHECK(faceid::bad_input_message([] { faceid::parse_attack_type("video"); }).find("'video'") !=
+  CHECK(faceid::test::bad_input_message([] { faceid::parse_attack_type("video"); }).find("'video'") !=
         std::string::npos);
 }
 
@@ -242,14 +247,14 @@ TEST_CASE("pad: training separates the classes, calibrates, saves and loads", "[
   // Another preprocessing: refused; a broken file: named.
   faceid::PreprocessConfig other = pp;
   other.crop_mm = 200;
-  CHECK(faceid::bad_input_message([&] { faceid::LivenessDetector(back, pad, other); }).find("preprocessing") !=
+  CHECK(faceid::test::bad_input_message([&] { faceid::LivenessDetector(back, pad, other); }).find("preprocessing") !=
         std::string::npos);
   std::string text = faceid::read_file(dir / "pad.yaml");
   text.replace(text.find("version: 2"), 10, "version: 9");
   faceid::write_file_atomic(dir / "bad.yaml", text);
-  CHECK(faceid::bad_input_message([&] { faceid::PadModel::load(dir / "bad.yaml"); }).find("bad.yaml") !=
+  CHECK(faceid::test::bad_input_message([&] { faceid::PadModel::load(dir / "bad.yaml"); }).find("bad.yaml") !=
         std::string::npos);
-  CHECK(faceid::bad_input_message([&] {
+  CHECK(faceid::test::bad_input_message([&] {
           faceid::PadModel::train({}, attacks, {}, pp, pad, opt);
         }).find("bona fide") != std::string::npos);
 }

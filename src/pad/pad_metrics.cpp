@@ -47,6 +47,8 @@ PadReport pad_report(const std::vector<double>& bona_fide_scores,
   r.match_threshold = match_threshold;
   r.bona_fide = bona_fide_scores.size();
   r.bpcer = bpcer(bona_fide_scores, threshold);
+  r.operating_threshold = threshold_for_bpcer(bona_fide_scores, kPadOperatingBpcer);
+  r.operating_bpcer = bpcer(bona_fide_scores, r.operating_threshold);
   auto matches = [&](double d) { return std::isfinite(d) && d <= match_threshold; };
   if (!bona_fide_distances.empty()) {
     size_t rejected = 0;
@@ -64,6 +66,7 @@ PadReport pad_report(const std::vector<double>& bona_fide_scores,
     m.type = a.type;
     m.presentations = a.scores.size();
     m.apcer = apcer(a.scores, threshold);
+    m.apcer_at_operating_point = apcer(a.scores, r.operating_threshold);
     size_t accepted = 0, matched = 0;
     for (size_t i = 0; i < a.scores.size(); ++i) {
       if (std::isnan(a.distances[i])) ++m.no_face;
@@ -91,20 +94,27 @@ std::string format_pad_report(const PadReport& r) {
         "(without PAD {:.2f}%)\n",
         a.type, a.presentations, a.no_face, 100 * a.apcer, 100 * a.iapar, 100 * a.iapar_without_pad);
   }
+  s += fmt::format("  at BPCER <= {:.0f}% on these bona fide presentations (threshold {:.4f}, BPCER {:.2f}%):",
+                   100 * kPadOperatingBpcer, r.operating_threshold, 100 * r.operating_bpcer);
+  for (const auto& a : r.attacks) s += fmt::format(" APCER {} {:.2f}%", a.type, 100 * a.apcer_at_operating_point);
+  s += "\n";
   return s;
 }
 
 std::string pad_report_json(const PadReport& r) {
   std::string s = fmt::format(
       "{{\n  \"liveness_threshold\": {:.6g},\n  \"match_threshold\": {:.6g},\n  \"bona_fide\": {},\n"
-      "  \"bpcer\": {:.6g},\n  \"frr_with_pad\": {:.6g},\n  \"attacks\": {{",
-      r.threshold, r.match_threshold, r.bona_fide, r.bpcer, r.frr_with_pad);
+      "  \"bpcer\": {:.6g},\n  \"frr_with_pad\": {:.6g},\n  \"operating_threshold\": {:.6g},\n"
+      "  \"operating_bpcer\": {:.6g},\n  \"attacks\": {{",
+      r.threshold, r.match_threshold, r.bona_fide, r.bpcer, r.frr_with_pad, r.operating_threshold,
+      r.operating_bpcer);
   for (size_t i = 0; i < r.attacks.size(); ++i) {
     const auto& a = r.attacks[i];
     s += fmt::format(
         "{}\n    \"{}\": {{\"presentations\": {}, \"no_face\": {}, \"apcer\": {:.6g}, \"iapar\": {:.6g}, "
-        "\"iapar_without_pad\": {:.6g}}}",
-        i ? "," : "", a.type, a.presentations, a.no_face, a.apcer, a.iapar, a.iapar_without_pad);
+        "\"iapar_without_pad\": {:.6g}, \"apcer_at_operating_point\": {:.6g}}}",
+        i ? "," : "", a.type, a.presentations, a.no_face, a.apcer, a.iapar, a.iapar_without_pad,
+        a.apcer_at_operating_point);
   }
   s += r.attacks.empty() ? "}\n}\n" : "\n  }\n}\n";
   return s;

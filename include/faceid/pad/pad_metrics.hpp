@@ -34,7 +34,12 @@ struct AttackTypeMetrics {
   double apcer = 0;
   double iapar = 0;          // accepted as the targeted user, PAD and distance both passed
   double iapar_without_pad = 0;  // accepted on distance alone: what PAD prevents
+  double apcer_at_operating_point = 0;  // APCER at PadReport::operating_threshold
 };
+
+// The fixed operating point reported besides the configured threshold: the threshold whose
+// BPCER on the evaluated bona fide presentations is <= 1 % (ISO/IEC 30107-3 "APCER @ BPCER").
+constexpr double kPadOperatingBpcer = 0.01;
 
 struct PadReport {
   double threshold = 0;         // liveness threshold
@@ -42,6 +47,8 @@ struct PadReport {
   size_t bona_fide = 0;
   double bpcer = 0;
   double frr_with_pad = 0;      // bona fide rejected by PAD or by distance (static templates)
+  double operating_threshold = 0;  // threshold_for_bpcer(bona fide scores, kPadOperatingBpcer)
+  double operating_bpcer = 0;      // the BPCER there (<= kPadOperatingBpcer)
   std::vector<AttackTypeMetrics> attacks;
 };
 
