@@ -205,6 +205,10 @@ PadFeatures features_with_geometry(const FaceCrop& crop, const PreprocessConfig&
   const int s = crop.size;
   const Window w = face_window(s);
   const float* ch[3] = {crop.channel(0), crop.channel(1), crop.channel(2)};
+  // Display RGB in [0, 1] of crop pixel i (the preprocessing's normalisation undone).
+  const auto rgb_at = [&](size_t i, float rgb[3]) {
+    for (int c = 0; c < 3; ++c) rgb[c] = ch[c][i] * kColorStd[c] + kColorMean[c];
+  };
   std::vector<float> luma(static_cast<size_t>(s) * s, 0.0f);
   double sum_l = 0, sum_l2 = 0, sum_rg = 0, sum_rg2 = 0, sum_blue = 0, sum_sat = 0;
   int n = 0;
@@ -212,7 +216,7 @@ PadFeatures features_with_geometry(const FaceCrop& crop, const PreprocessConfig&
     for (int x = w.x0; x < w.x1; ++x) {
       const size_t i = static_cast<size_t>(y) * s + x;
       float rgb[3];
-      for (int c = 0; c < 3; ++c) rgb[c] = ch[c][i] * kColorStd[c] + kColorMean[c];
+      rgb_at(i, rgb);
       const float l = 0.299f * rgb[0] + 0.587f * rgb[1] + 0.114f * rgb[2];
       luma[i] = l;
       const float rg = rgb[0] - rgb[1];
@@ -263,7 +267,7 @@ PadFeatures features_with_geometry(const FaceCrop& crop, const PreprocessConfig&
         }
         if (luma[i] < 0.12f) continue;
         float rgb[3];
-        for (int c = 0; c < 3; ++c) rgb[c] = ch[c][i] * kColorStd[c] + kColorMean[c];
+        rgb_at(i, rgb);
         const double sum = rgb[0] + rgb[1] + rgb[2];
         const double r = rgb[0] / sum, g = rgb[1] / sum;
         sr += r;
@@ -291,7 +295,7 @@ PadFeatures features_with_geometry(const FaceCrop& crop, const PreprocessConfig&
         const int cell = gy * kPadGrid + std::min(kPadGrid - 1, (x - w.x0) * kPadGrid / (w.x1 - w.x0));
         const size_t i = static_cast<size_t>(y) * s + x;
         float rgb[3];
-        for (int c = 0; c < 3; ++c) rgb[c] = ch[c][i] * kColorStd[c] + kColorMean[c];
+        rgb_at(i, rgb);
         cell_l[cell] += luma[i];
         cell_r[cell] += rgb[0] / std::max(1e-3f, rgb[0] + rgb[1] + rgb[2]);
         ++cell_n[cell];
