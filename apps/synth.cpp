@@ -62,6 +62,9 @@ int main(int argc, char** argv) {
   cli.add_flag("--compact", o.compact,
                "Write 640x480 colour PNG + 16-bit depth PNG instead of VAP's BMP + .dat");
   cli.add_flag("--overwrite", o.overwrite, "Re-render frames that already exist");
+  cli.add_flag("--attacks", o.attacks,
+               "Also write presentation attacks of every frame: printed photo, screen replay, 3-D mask, "
+               "under OUT/attacks/<photo|screen|mask>/<targeted person>/ (see docs/pad.md)");
   return faceid::run_app(cli, argc, argv, [&] {
     o.out = out;
     int written = 0;
@@ -69,10 +72,10 @@ int main(int argc, char** argv) {
     Progress progress(faceid::stderr_is_tty());
     faceid::generate_synth_dataset(o, [&](int done, int total) { progress.update(done, total); });
     const double secs = progress.seconds();
-    const int total = o.persons * o.sessions * o.poses;
-    std::printf("synth: %d frames (%d persons x %d sessions x %d poses, %s) in %s: %d written, %d kept\n",
-                total, o.persons, o.sessions, o.poses, o.compact ? "compact PNG" : "VAP BMP + .dat",
-                o.out.string().c_str(), written, total - written);
+    const int total = o.persons * o.sessions * o.poses * (o.attacks ? 4 : 1);
+    std::printf("synth: %d frames (%d persons x %d sessions x %d poses%s, %s) in %s: %d written, %d kept\n",
+                total, o.persons, o.sessions, o.poses, o.attacks ? " x (live + 3 attacks)" : "",
+                o.compact ? "compact PNG" : "VAP BMP + .dat", o.out.string().c_str(), written, total - written);
     std::printf("synth: %.1f s, %.1f ms per written frame (wall clock, all threads)\n", secs,
                 written > 0 ? secs * 1000.0 / written : 0.0);
     return faceid::kExitOk;

@@ -12,6 +12,7 @@
 #include "faceid/infer/embed_dataset.hpp"
 #include "faceid/infer/unlock_sim.hpp"
 #include "faceid/memory.hpp"
+#include "faceid/pad/pad_eval.hpp"
 
 int main(int argc, char** argv) {
   // Activations are reused from the heap instead of mmap'ed afresh each step (faceid/memory.hpp).
@@ -32,6 +33,18 @@ int main(int argc, char** argv) {
   cli.add_option("--json", json, "Write a JSON summary here");
   cli.add_option("--device", device, "auto | cpu | cuda[:N]")->capture_default_str();
   cli.add_option("--threads", threads, "CPU threads (0 = all cores)")->capture_default_str();
+  bool attacks = false;
+  std::string pad_model, pad_json;
+  double pad_threshold = -1;
+  cli.add_flag("--attacks", attacks,
+               "Also present the attacks under DATA/attacks/<type>/<person>/ (synth --attacks) to the "
+               "enrolled users: APCER per type, BPCER and the rate attacks unlock their target, in "
+               "<out>/pad.json (the --json summary is unchanged)");
+  cli.add_option("--pad-model", pad_model, "Liveness model from train_pad (default: the config's pad.model)");
+  cli.add_option("--pad-threshold", pad_threshold,
+                 "Liveness threshold (default: pad.threshold, else the model's calibrated one)")
+      ->check(CLI::Range(0.0, 1.0));
+  cli.add_option("--pad-json", pad_json, "Write the attack metrics here instead of <out>/pad.json");
   return faceid::run_app(cli, argc, argv, [&] {
     if (checkpoint.empty()) {
       checkpoint = faceid::latest_best_checkpoint("runs").string();
@@ -80,6 +93,18 @@ int main(int argc, char** argv) {
     if (!json.empty()) {
       faceid::write_file_atomic(json, faceid::unlock_report_json(report));
       std::printf("json: %s\n", json.c_str());
+    }
+    if (attacks) {
+      faceid::PadConfig pad = embedder.config().pad;
+      if (!pad_model.empty()) pad.model = pad_model;
+      if (pad_threshold >= 0) pad.threshold = pad_threshold;
+      const faceid::LivenessDetector detector(pad, embedder.config().preprocess);
+      const faceid::PadReport pad_report = faceid::evaluate_presentation_attacks(
+          embedder, detector, set.dataset, set.persons, dc, options.unlock, report.threshold);
+      std::printf("%s", faceid::format_pad_report(pad_report).c_str());
+      const std::filesystem::path pad_path = pad_json.empty() ? out_dir / "pad.json" : std::filesystem::path(pad_json);
+      faceid::write_file_atomic(pad_path, faceid::pad_report_json(pad_report));
+      std::printf("attack metrics json: %s\n", pad_path.c_str());
     }
     return faceid::kExitOk;
   });

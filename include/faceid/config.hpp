@@ -89,6 +89,15 @@ struct UnlockConfig {
   int adaptive_capacity = 10;       // bound of the FIFO of adaptive templates
 };
 
+struct PadConfig {
+  std::string model;                // liveness model written by train_pad ("" = none)
+  double threshold = -1;            // live when the liveness score >= this; < 0: the model's own
+                                    // threshold, calibrated by train_pad to target_bpcer
+  double min_relief_mm = 2.5;       // geometric check: RMS depth residual of the face over its
+                                    // best quadric must reach this (photos and screens do not)
+  double target_bpcer = 0.005;      // train_pad calibrates the threshold to this BPCER
+};
+
 struct Config {
   DataConfig data;
   PreprocessConfig preprocess;
@@ -97,6 +106,7 @@ struct Config {
   AugmentConfig augment;
   TrainConfig train;
   UnlockConfig unlock;
+  PadConfig pad;
 };
 
 // Reads a YAML file; `overrides` are "section.key=value" strings applied after it.

@@ -125,6 +125,23 @@ void UnlockPolicy::restore_lockout_state(const LockoutState& state) {
   locked_ = state.locked || failures_ >= config_.lockout_failures;
 }
 
+UnlockDecision UnlockPolicy::attempt(UserTemplates& user, EmbeddingRef embedding, bool live) {
+  if (live || locked_) return attempt(user, embedding);  // locked: refused without matching
+  ++counters_.attempts;
+  ++counters_.rejected;
+  UnlockDecision d;
+  d.distance = distance(user, embedding);
+  d.outcome = UnlockOutcome::rejected;
+  d.liveness_failed = true;
+  if (++failures_ >= config_.lockout_failures) {
+    locked_ = true;
+    ++counters_.lockout_events;
+  }
+  d.consecutive_failures = failures_;
+  d.locked = locked_;
+  return d;
+}
+
 void UnlockPolicy::reset_with_passcode() {
   locked_ = false;
   failures_ = 0;

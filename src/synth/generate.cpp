@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <atomic>
 #include <exception>
+#include <iterator>
 #include <limits>
 #include <mutex>
 #include <system_error>
@@ -17,6 +18,7 @@
 #include "faceid/error.hpp"
 #include "faceid/fs.hpp"
 #include "faceid/io/depth_io.hpp"
+#include "faceid/synth/attacks.hpp"
 #include "faceid/synth/synth.hpp"
 #include "synth/params.hpp"
 
@@ -32,6 +34,7 @@ constexpr const char* kPartialName = ".synth_manifest.partial.yaml";
 
 struct Job {
   int person, session, pose;
+  int attack = -1;  // index into kAttackTypes, -1 = the live person
 };
 
 std::string frame_file(int pose, int session, char kind, const char* ext) {
@@ -75,9 +78,10 @@ std::string manifest_text(const SynthOptions& o, bool complete) {
       "sessions: {}\n"
       "poses: {}\n"
       "compact: {}\n"
+      "attacks: {}\n"
       "complete: {}\n",
       synth::kGeneratorVersion, o.seed, o.first_person, o.persons, o.sessions, o.poses,
-      o.compact ? "true" : "false", complete ? "true" : "false");
+      o.compact ? "true" : "false", o.attacks ? "true" : "false", complete ? "true" : "false");
 }
 
 // Frames kept from an earlier run must come from the same generator, seed and format.
@@ -120,7 +124,8 @@ void encode(const char* ext, const cv::Mat& image, std::vector<uchar>& out, cons
 
 // Renders and writes one frame; false when it existed and was kept.
 bool write_frame(const SynthOptions& o, const Job& job) {
-  const fs::path dir = o.out / synth_person_name(job.person);
+  const fs::path dir =
+      (job.attack < 0 ? o.out : attack_dataset_root(o.out, kAttackTypes[job.attack])) / synth_person_name(job.person);
   const char* color_ext = o.compact ? "png" : "bmp";
   const char* depth_ext = o.compact ? "png" : "dat";
   const fs::path color_path = dir / frame_file(job.pose, job.session, 'c', color_ext);
@@ -130,7 +135,9 @@ bool write_frame(const SynthOptions& o, const Job& job) {
   fs::create_directories(dir, ec);
   if (ec) throw_io(fmt::format("{}: cannot create folder: {}", dir.string(), ec.message()));
 
-  const SynthFrame frame = render_synth_frame(o.seed, job.person, job.session, job.pose);
+  const SynthFrame frame =
+      job.attack < 0 ? render_synth_frame(o.seed, job.person, job.session, job.pose)
+                     : render_attack_frame(o.seed, kAttackTypes[job.attack], job.person, job.session, job.pose);
   std::vector<uchar> bytes;
   if (o.compact) {
     write_depth_png(depth_path, frame.depth_raw);
@@ -179,10 +186,19 @@ void generate_synth_dataset(const SynthOptions& o, const std::function<void(int,
   fs::remove(manifest, ec);  // the set is incomplete until this run ends
 
   std::vector<Job> jobs;
-  jobs.reserve(static_cast<size_t>(o.persons) * o.sessions * o.poses);
+  jobs.reserve(static_cast<size_t>(o.persons) * o.sessions * o.poses * (o.attacks ? 4 : 1));
   for (int p = o.first_person; p < o.first_person + o.persons; ++p) {
     for (int s = 1; s <= o.sessions; ++s) {
       for (int q = 1; q <= o.poses; ++q) jobs.push_back({p, s, q});
+    }
+  }
+  if (o.attacks) {
+    for (int a = 0; a < static_cast<int>(std::size(kAttackTypes)); ++a) {
+      for (int p = o.first_person; p < o.first_person + o.persons; ++p) {
+        for (int s = 1; s <= o.sessions; ++s) {
+          for (int q = 1; q <= o.poses; ++q) jobs.push_back({p, s, q, a});
+        }
+      }
     }
   }
   const int total = static_cast<int>(jobs.size());

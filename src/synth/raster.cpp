@@ -21,7 +21,7 @@ void rasterize(const Mesh& mesh, const Camera& cam, std::vector<Fragment>& frags
   for (size_t t = 0; t < mesh.tris.size(); ++t) {
     const Tri& tri = mesh.tris[t];
     const Eigen::Vector3f& p0 = mesh.pos[tri.v[0]];
-    if (tri.material != Material::glasses) {
+    if (tri.material != Material::glasses && tri.material != Material::sheet) {
       const Eigen::Vector3f n = (mesh.pos[tri.v[1]] - p0).cross(mesh.pos[tri.v[2]] - p0);
       if (n.dot(p0) >= 0) continue;  // facing away from the camera
     }

@@ -30,6 +30,47 @@ inline uint8_t to_byte(float v) {
   return static_cast<uint8_t>(static_cast<int>(std::min(std::max(v * 255.0f + 0.5f, 0.0f), 255.0f)));
 }
 
+constexpr float kTwoPi = 6.28318530717959f;
+constexpr Rgb kWearerEyes{0.07f, 0.05f, 0.045f};
+
+// Bilinear lookup of a BGR texture at pixel coordinates (u, v); outside it: a black frame (the
+// border of the print or the screen's bezel).
+Rgb sample_texture(const cv::Mat& tex, float u, float v) {
+  const int x0 = static_cast<int>(std::floor(u)), y0 = static_cast<int>(std::floor(v));
+  if (x0 < 0 || y0 < 0 || x0 + 1 >= tex.cols || y0 + 1 >= tex.rows) return Rgb{0.03f, 0.03f, 0.03f};
+  const float fx = u - static_cast<float>(x0), fy = v - static_cast<float>(y0);
+  const uint8_t* r0 = tex.ptr<uint8_t>(y0) + 3 * x0;
+  const uint8_t* r1 = tex.ptr<uint8_t>(y0 + 1) + 3 * x0;
+  float bgr[3];
+  for (int k = 0; k < 3; ++k) {
+    const float top = r0[k] + fx * (r0[3 + k] - r0[k]);
+    const float bottom = r1[k] + fx * (r1[3 + k] - r1[k]);
+    bgr[k] = (top + fy * (bottom - top)) * (1.0f / 255.0f);
+  }
+  return Rgb{bgr[2], bgr[1], bgr[0]};
+}
+
+// Where a rigid mask covers the head (rest coordinates): the face from the chin to the hairline,
+// with holes at the eyes.
+struct MaskHit {
+  float cover = 0;      // 1 on the mask, fading to 0 at its edge
+  bool eye_hole = false;
+};
+
+MaskHit mask_hit(const Face& f, const Eigen::Vector3f& rest, const AlbedoInfo& info) {
+  MaskHit hit;
+  const float x = rest.x(), y = rest.y();
+  if (rest.z() < 0.25f * f.c || y < f.chin_y - 12 || y > f.hairline_y) return hit;
+  const float ex = (std::fabs(x) - f.eye_x) / (1.2f * f.eye_w), ey = (y - f.eye_y) / (2.0f * f.eye_h);
+  if (ex * ex + ey * ey < 1) {
+    hit.eye_hole = true;
+    return hit;
+  }
+  const float edge = std::min({(rest.z() - 0.25f * f.c) / 15.0f, (f.hairline_y - y) / 8.0f, 1.0f});
+  hit.cover = std::max(0.0f, edge) * (1 - info.hair);
+  return hit;
+}
+
 }  // namespace
 
 void shade(const Scene& sc, const std::vector<Fragment>& frags, cv::Mat& color, IdealDepth& ideal) {
@@ -60,6 +101,7 @@ void shade(const Scene& sc, const std::vector<Fragment>& frags, cv::Mat& color, 
   const float vig_norm = 0.2f / (cam.cx * cam.cx + cam.cy * cam.cy);
   const float inv_fx = 1.0f / cam.fx, inv_fy = 1.0f / cam.fy;
   const Rgb neck{face.skin.r * 0.93f, face.skin.g * 0.92f, face.skin.b * 0.92f};
+  const AttackLook& att = sc.attack;
 
   for (int v = 0; v < cam.height; ++v) {
     uint8_t* out = color.ptr<uint8_t>(v);
@@ -97,8 +139,10 @@ void shade(const Scene& sc, const std::vector<Fragment>& frags, cv::Mat& color, 
         z = 1.0f / fr.inv_z;
         const float inv_len = 1.0f / std::sqrt(rx * rx + ry * ry + 1);
         const Eigen::Vector3f view(-rx * inv_len, -ry * inv_len, -inv_len);
-        if (tri.material == Material::glasses && n.dot(view) < 0) n = -n;
-        Rgb albedo;
+        if ((tri.material == Material::glasses || tri.material == Material::sheet) && n.dot(view) < 0) {
+          n = -n;  // two-sided
+        }
+        Rgb albedo, emissive;
         float ks = 0;
         switch (tri.material) {
           case Material::head: {
@@ -108,6 +152,46 @@ void shade(const Scene& sc, const std::vector<Fragment>& frags, cv::Mat& color, 
             albedo = head_albedo(face, rest.x(), rest.y(), rest.z(), info);
             ks = 0.07f + 0.06f * info.hair;
             dropout = 0.002f + info.hair * hair_dropout;
+            if (att.surface == Surface::mask) {
+              const MaskHit hit = mask_hit(face, rest, info);
+              if (hit.eye_hole) {
+                albedo = kWearerEyes;  // the wearer's shadowed eyes, behind the mask
+                ks = 0.02f;
+                z += att.eye_recess;
+              } else if (hit.cover > 0) {
+                const float k = hit.cover;
+                albedo = Rgb{albedo.r + k * (att.mask_color.r - albedo.r),
+                             albedo.g + k * (att.mask_color.g - albedo.g),
+                             albedo.b + k * (att.mask_color.b - albedo.b)};
+                ks = 0.07f + 0.1f * k;  // a smoother, shinier material than skin
+              }
+            }
+            break;
+          }
+          case Material::sheet: {
+            const float tu = bw[0] * mesh.rest[tri.v[0]].x() + bw[1] * mesh.rest[tri.v[1]].x() +
+                             bw[2] * mesh.rest[tri.v[2]].x();
+            const float tv = bw[0] * mesh.rest[tri.v[0]].y() + bw[1] * mesh.rest[tri.v[1]].y() +
+                             bw[2] * mesh.rest[tri.v[2]].y();
+            const Rgb t = sample_texture(att.texture, tu, tv);
+            if (att.surface == Surface::screen) {
+              // Emissive: the display's own light, its colour shift and the moire beat between
+              // its pixel grid and the camera's, plus a faint reflection of the room.
+              const float beat =
+                  1 + att.moire_depth * std::sin(kTwoPi * (tu * std::cos(att.moire_angle) +
+                                                           tv * std::sin(att.moire_angle)) /
+                                                 att.moire_period);
+              emissive = Rgb{t.r * att.tint.r * att.gain * beat, t.g * att.tint.g * att.gain * beat,
+                             t.b * att.tint.b * att.gain * beat};
+              albedo = Rgb{0.04f, 0.04f, 0.04f};
+              ks = 0.25f;  // glass
+              dropout = 0.01f;
+            } else {
+              // Print: reduced contrast and ink gamut, a semi-gloss paper.
+              albedo = Rgb{(0.06f + att.gain * t.r) * att.tint.r, (0.06f + att.gain * t.g) * att.tint.g,
+                           (0.06f + att.gain * t.b) * att.tint.b};
+              ks = 0.1f;
+            }
             break;
           }
           case Material::neck:
@@ -130,8 +214,8 @@ void shade(const Scene& sc, const std::vector<Fragment>& frags, cv::Mat& color, 
         const float shade = sc.ambient + sc.diffuse * std::max(0.0f, n.dot(light));
         float spec = 0;
         if (ks > 0) spec = ks * pow16(std::max(0.0f, n.dot((light + view).normalized())));
-        c = Rgb{(albedo.r * shade + spec) * lc.r, (albedo.g * shade + spec) * lc.g,
-                (albedo.b * shade + spec) * lc.b};
+        c = Rgb{(albedo.r * shade + spec) * lc.r + emissive.r, (albedo.g * shade + spec) * lc.g + emissive.g,
+                (albedo.b * shade + spec) * lc.b + emissive.b};
         cos_inc = std::fabs(n.dot(view));
       }
       if (lens_row && lens_row[u] > 0 && (fr.tri < 0 || z > sc.lens_z[lens_row[u] - 1] - 2)) {
@@ -153,7 +237,21 @@ void shade(const Scene& sc, const std::vector<Fragment>& frags, cv::Mat& color, 
   }
 }
 
-SynthFrame render_frame(uint64_t seed, int person, int session, int pose, RenderTruth* truth) {
+SynthFrame render_scene(const Scene& sc, uint64_t color_key, uint64_t depth_key) {
+  // Scratch buffers live on with the thread: large fresh allocations cost page faults.
+  thread_local std::vector<Fragment> frags;
+  thread_local IdealDepth ideal;
+  rasterize(sc.mesh, kColorCamera, frags);
+  cv::Mat color;
+  shade(sc, frags, color, ideal);
+  simulate_color(color, sc.frame.color_noise, color_key);
+  SynthFrame frame;
+  frame.color = color;
+  frame.depth_raw = simulate_depth(ideal, depth_key);
+  return frame;
+}
+
+void check_frame_indices(int person, int session, int pose) {
   if (person < 0) throw_bad_input(fmt::format("render_synth_frame: person must be >= 0, got {}", person));
   if (session < 1 || session > kMaxSessions) {
     throw_bad_input(
@@ -162,22 +260,16 @@ SynthFrame render_frame(uint64_t seed, int person, int session, int pose, Render
   if (pose < 1 || pose > kPoseCount) {
     throw_bad_input(fmt::format("render_synth_frame: pose must be in 1..{}, got {}", kPoseCount, pose));
   }
-  const Scene sc = build_scene(seed, person, session, pose);
-  // Scratch buffers live on with the thread: large fresh allocations cost page faults.
-  thread_local std::vector<Fragment> frags;
-  thread_local IdealDepth ideal;
-  rasterize(sc.mesh, kColorCamera, frags);
-  cv::Mat color;
-  shade(sc, frags, color, ideal);
+}
 
+SynthFrame render_frame(uint64_t seed, int person, int session, int pose, RenderTruth* truth) {
+  check_frame_indices(person, session, pose);
+  const Scene sc = build_scene(seed, person, session, pose);
   const uint64_t p = static_cast<uint64_t>(person), s = static_cast<uint64_t>(session),
                  q = static_cast<uint64_t>(pose);
   const uint64_t color_key = hash_key({seed, static_cast<uint64_t>(Stream::color_noise), p, s, q});
   const uint64_t depth_key = hash_key({seed, static_cast<uint64_t>(Stream::depth_noise), p, s, q});
-  simulate_color(color, sc.frame.color_noise, color_key);
-  SynthFrame frame;
-  frame.color = color;
-  frame.depth_raw = simulate_depth(ideal, depth_key);
+  SynthFrame frame = render_scene(sc, color_key, depth_key);
   if (truth) {
     const Eigen::Vector3f& fc = sc.face_center;
     truth->face_px = {kDepthCamera.fx * fc.x() / fc.z() + kDepthCamera.cx,

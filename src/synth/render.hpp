@@ -27,4 +27,10 @@ void shade(const Scene& scene, const std::vector<Fragment>& frags, cv::Mat& colo
 
 SynthFrame render_frame(uint64_t seed, int person, int session, int pose, RenderTruth* truth);
 
+// Rasterises, shades and runs the sensor models on a built scene, with the noise streams' keys.
+SynthFrame render_scene(const Scene& scene, uint64_t color_key, uint64_t depth_key);
+
+// Errc::bad_input unless person >= 0, session in 1..kMaxSessions and pose in 1..kPoseCount.
+void check_frame_indices(int person, int session, int pose);
+
 }  // namespace faceid::synth

@@ -32,6 +32,7 @@ enum class Stream : uint64_t {
   frame = 3,
   depth_noise = 4,
   color_noise = 5,
+  attack = 6,  // presentation attacks: placement and look (their noise keys add the type)
 };
 
 class Rng {

@@ -63,7 +63,9 @@ const HeadGrid& head_grid() {
   return grid;
 }
 
-Eigen::Matrix3f rotation(float yaw, float pitch, float roll) {
+}  // namespace
+
+Eigen::Matrix3f pose_rotation(float yaw, float pitch, float roll) {
   // World frame: x right, y up, z towards the camera. Yaw turns the face towards +x, pitch
   // lifts it towards +y, roll tips the top of the head towards +x.
   const Eigen::Matrix3f ry = Eigen::AngleAxisf(yaw, Eigen::Vector3f::UnitY()).toRotationMatrix();
@@ -71,6 +73,8 @@ Eigen::Matrix3f rotation(float yaw, float pitch, float roll) {
   const Eigen::Matrix3f rz = Eigen::AngleAxisf(-roll, Eigen::Vector3f::UnitZ()).toRotationMatrix();
   return ry * rx * rz;
 }
+
+namespace {
 
 void add_tri(Mesh& m, int a, int b, int c, Material mat) { m.tris.push_back({{a, b, c}, mat}); }
 
@@ -86,10 +90,11 @@ void add_quad(Mesh& m, const Eigen::Vector3f& a, const Eigen::Vector3f& b, const
   add_tri(m, base, base + 2, base + 3, mat);
 }
 
-// A grid of rows x cols vertices (cols periodic) already in m.pos from `base`, rows going up.
-void add_grid_tris(Mesh& m, int base, int rows, int cols, Material mat) {
+}  // namespace
+
+void add_grid_tris(Mesh& m, int base, int rows, int cols, Material mat, bool periodic) {
   for (int j = 0; j + 1 < rows; ++j) {
-    for (int i = 0; i < cols; ++i) {
+    for (int i = 0; i < (periodic ? cols : cols - 1); ++i) {
       const int i1 = (i + 1) % cols;
       const int a = base + j * cols + i, b = base + j * cols + i1;
       const int c = base + (j + 1) * cols + i, d = base + (j + 1) * cols + i1;
@@ -98,6 +103,8 @@ void add_grid_tris(Mesh& m, int base, int rows, int cols, Material mat) {
     }
   }
 }
+
+namespace {
 
 // Glasses in head rest coordinates: two rims, a bridge, two temples. Returns the lens outlines.
 void add_glasses(const Face& f, Mesh& m, int head_begin, int head_end,
@@ -147,6 +154,8 @@ void add_glasses(const Face& f, Mesh& m, int head_begin, int head_end,
            {-bx - 1, by + rim, zl + 1}, Material::glasses);
 }
 
+}  // namespace
+
 void compute_normals(Mesh& m) {
   m.nrm.assign(m.pos.size(), Eigen::Vector3f::Zero());
   for (const Tri& t : m.tris) {
@@ -160,13 +169,15 @@ void compute_normals(Mesh& m) {
   }
 }
 
-}  // namespace
-
 Scene build_scene(uint64_t seed, int person, int session, int pose) {
+  return build_scene(seed, person, session, make_frame(seed, person, session, pose));
+}
+
+Scene build_scene(uint64_t seed, int person, int session, const FrameParams& frame) {
   Scene sc;
   sc.identity = make_identity(seed, person);
   sc.session = make_session(seed, person, session, sc.identity);
-  sc.frame = make_frame(seed, person, session, pose);
+  sc.frame = frame;
   const Face& f = sc.face = make_face(sc.identity, sc.session, sc.frame);
   const FrameParams& fr = sc.frame;
   Mesh& m = sc.mesh;
@@ -192,7 +203,7 @@ Scene build_scene(uint64_t seed, int person, int session, int pose) {
   if (f.glasses) add_glasses(f, m, 0, head_end, lens, lens_center);
 
   // Head rest coordinates -> camera: rotate about the top of the neck, place, flip y and z.
-  const Eigen::Matrix3f rot = rotation(fr.yaw, fr.pitch, fr.roll);
+  const Eigen::Matrix3f rot = pose_rotation(fr.yaw, fr.pitch, fr.roll);
   const Eigen::Vector3f pivot(0, -0.55f * f.b, -0.2f * f.c);
   const Eigen::Vector3f place(fr.offset_x, -fr.offset_y, -(fr.distance + f.c));
   const Eigen::Vector3f flip(1, -1, -1);
@@ -203,7 +214,7 @@ Scene build_scene(uint64_t seed, int person, int session, int pose) {
   sc.face_center = head_to_camera({0, f.eye_y, f.c});
 
   // Neck and torso in body coordinates (origin at the pivot), turned by part of the head yaw.
-  const Eigen::Matrix3f body_rot = rotation(fr.body_yaw * fr.yaw, 0, 0);
+  const Eigen::Matrix3f body_rot = pose_rotation(fr.body_yaw * fr.yaw, 0, 0);
   auto body_to_camera = [&](const Eigen::Vector3f& q) -> Eigen::Vector3f {
     return (body_rot * q + pivot + place).cwiseProduct(flip);
   };

@@ -23,7 +23,8 @@ struct Camera {
 constexpr Camera kDepthCamera{525.0f, 525.0f, 319.5f, 239.5f, 640, 480};
 constexpr Camera kColorCamera{1050.0f, 1050.0f, 639.0f, 479.0f, 1280, 960};
 
-enum class Material : uint8_t { head, neck, torso, glasses };
+// sheet: a printed photo or a screen (synth --attacks), two-sided, textured from Scene::attack.
+enum class Material : uint8_t { head, neck, torso, glasses, sheet };
 
 struct Tri {
   int v[3];
@@ -35,6 +36,22 @@ struct Mesh {
   std::vector<Eigen::Vector3f> nrm;   // unit vertex normals, camera coordinates
   std::vector<Eigen::Vector3f> rest;  // head: rest coordinates for the albedo; others: body coords
   std::vector<Tri> tris;              // counter-clockwise seen from outside (glasses: two-sided)
+};
+
+// What a presentation attack changes in the shading (synth --attacks); `live` for a real person.
+enum class Surface : uint8_t { live, photo, screen, mask };
+
+struct AttackLook {
+  Surface surface = Surface::live;
+  cv::Mat texture;      // photo, screen: the source colour image (CV_8UC3 BGR); a sheet vertex's
+                        // rest (x, y) are its texture pixel coordinates
+  float gain = 1;       // photo: print contrast; screen: emissive brightness
+  Rgb tint{1, 1, 1};    // photo: ink gamut; screen: the display's colour shift
+  float moire_period = 3;  // screen: period of the moire beat, source pixels
+  float moire_angle = 0;   // screen: its direction, radians
+  float moire_depth = 0;   // screen: its amplitude
+  Rgb mask_color;       // mask: the material's colour
+  float eye_recess = 12;   // mask: the eye holes show the wearer this far behind the mask (mm)
 };
 
 struct Scene {
@@ -52,8 +69,20 @@ struct Scene {
   std::vector<cv::Point> lens_outline[2]; // projected lens outlines, colour pixels (glasses only)
   float lens_z[2] = {0, 0};               // camera Z of the lens centres
   Eigen::Vector3f face_center;            // between the eyes on the face surface, camera coords
+  AttackLook attack;                      // live unless this frame is a presentation attack
 };
 
 Scene build_scene(uint64_t seed, int person, int session, int pose);
+// The same with the frame's parameters given (e.g. a rigid, neutral mask).
+Scene build_scene(uint64_t seed, int person, int session, const FrameParams& frame);
+
+// Pieces of the scene builder that the attack scenes reuse.
+// Rotation in the world frame (x right, y up, z to the camera) for a head pose.
+Eigen::Matrix3f pose_rotation(float yaw, float pitch, float roll);
+// Triangles of a grid of rows x cols vertices already in m.pos from `base` (cols periodic when
+// `periodic`), rows going up.
+void add_grid_tris(Mesh& m, int base, int rows, int cols, Material mat, bool periodic = true);
+// Unit vertex normals from the triangles.
+void compute_normals(Mesh& m);
 
 }  // namespace faceid::synth

@@ -47,6 +47,7 @@ struct UnlockDecision {
   bool template_added = false;   // the embedding joined the adaptive templates
   int consecutive_failures = 0;  // after this attempt
   bool locked = false;           // the policy is locked after this attempt
+  bool liveness_failed = false;  // rejected by presentation-attack detection (see pad/pad.hpp)
 };
 
 struct UnlockCounters {
@@ -65,6 +66,10 @@ class UnlockPolicy {
 
   // One attempt of `user` (whose adaptive templates may grow).
   UnlockDecision attempt(UserTemplates& user, EmbeddingRef embedding);
+  // The same with the liveness check's verdict (LivenessDetector): unlocking needs both a live
+  // presentation and distance <= threshold. A presentation that is not live is rejected whatever
+  // its distance (reported), counts towards the lockout and never updates the templates.
+  UnlockDecision attempt(UserTemplates& user, EmbeddingRef embedding, bool live);
   // The attempt distance, without any state change.
   double distance(const UserTemplates& user, EmbeddingRef embedding) const;
 

@@ -27,9 +27,13 @@ struct Dataset {
   const Person* find(const std::string& identity) const;
 };
 
-// Scans ROOT: one folder per person (any name; hidden entries ignored), files NNN_K_c.bmp|png and
-// NNN_K_d.dat|png. A depth file without its colour file (or the reverse), a badly named file and
-// an empty person folder are issues. strict = true throws Errc::bad_input on the first issue;
+// The folder of presentation-attack frames in a dataset root (synth --attacks writes
+// ROOT/attacks/<type>/<targeted identity>/...): never a person, scan_dataset skips it.
+constexpr const char* kAttackFolderName = "attacks";
+
+// Scans ROOT: one folder per person (any name; hidden entries and the attacks folder ignored),
+// files NNN_K_c.bmp|png and NNN_K_d.dat|png. A depth file without its colour file (or the
+// reverse), a badly named file and an empty person folder are issues. strict = true throws Errc::bad_input on the first issue;
 // strict = false collects them all in Dataset::issues and keeps the good frames. A missing or
 // empty root always throws.
 Dataset scan_dataset(const std::filesystem::path& root, bool strict = true);

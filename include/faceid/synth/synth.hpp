@@ -24,6 +24,9 @@ struct SynthOptions {
   bool compact = false;            // write 640x480 NNN_K_c.png + 16-bit NNN_K_d.png (small)
                                    // instead of 1280x960 32-bit BMP + text .dat (VAP-exact)
   bool overwrite = false;          // replace existing frames instead of keeping them
+  bool attacks = false;            // also write presentation attacks (photo, screen, mask) of
+                                   // every identity, session and pose under
+                                   // out/attacks/<type>/<person>/ (see attacks.hpp)
   int* frames_written = nullptr;   // if set, receives how many frames were rendered and written
                                    // (the others already existed and were kept)
 };

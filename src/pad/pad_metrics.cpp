@@ -1,0 +1,123 @@
+#include "faceid/pad/pad_metrics.hpp"
+
+#include <algorithm>
+#include <cmath>
+
+#include <fmt/format.h>
+
+#include "faceid/error.hpp"
+
+namespace faceid {
+
+double apcer(const std::vector<double>& attack_scores, double threshold) {
+  if (attack_scores.empty()) return 0.0;
+  const auto n = std::count_if(attack_scores.begin(), attack_scores.end(),
+                               [&](double s) { return s >= threshold; });
+  return static_cast<double>(n) / static_cast<double>(attack_scores.size());
+}
+
+double bpcer(const std::vector<double>& bona_fide_scores, double threshold) {
+  if (bona_fide_scores.empty()) return 0.0;
+  const auto n = std::count_if(bona_fide_scores.begin(), bona_fide_scores.end(),
+                               [&](double s) { return s < threshold; });
+  return static_cast<double>(n) / static_cast<double>(bona_fide_scores.size());
+}
+
+double threshold_for_bpcer(std::vector<double> scores, double target) {
+  if (!(target >= 0.0 && target <= 1.0)) {
+    throw_bad_input(fmt::format("threshold_for_bpcer: target BPCER must be in [0, 1], got {}", target));
+  }
+  if (scores.empty()) return 0.0;
+  std::sort(scores.begin(), scores.end());
+  // At threshold scores[r], the scores below it number at most r.
+  const auto allowed = static_cast<size_t>(std::floor(target * static_cast<double>(scores.size()) + 1e-9));
+  return scores[std::min(allowed, scores.size() - 1)];
+}
+
+PadReport pad_report(const std::vector<double>& bona_fide_scores,
+                     const std::vector<double>& bona_fide_distances,
+                     const std::vector<AttackPresentations>& attacks, double threshold,
+                     double match_threshold) {
+  if (!bona_fide_distances.empty() && bona_fide_distances.size() != bona_fide_scores.size()) {
+    throw_bad_input(fmt::format("pad_report: {} bona fide scores but {} distances", bona_fide_scores.size(),
+                                bona_fide_distances.size()));
+  }
+  PadReport r;
+  r.threshold = threshold;
+  r.match_threshold = match_threshold;
+  r.bona_fide = bona_fide_scores.size();
+  r.bpcer = bpcer(bona_fide_scores, threshold);
+  r.operating_threshold = threshold_for_bpcer(bona_fide_scores, kPadOperatingBpcer);
+  r.operating_bpcer = bpcer(bona_fide_scores, r.operating_threshold);
+  auto matches = [&](double d) { return std::isfinite(d) && d <= match_threshold; };
+  if (!bona_fide_distances.empty()) {
+    size_t rejected = 0;
+    for (size_t i = 0; i < bona_fide_scores.size(); ++i) {
+      if (bona_fide_scores[i] < threshold || !matches(bona_fide_distances[i])) ++rejected;
+    }
+    r.frr_with_pad = static_cast<double>(rejected) / static_cast<double>(bona_fide_scores.size());
+  }
+  for (const auto& a : attacks) {
+    if (a.distances.size() != a.scores.size()) {
+      throw_bad_input(fmt::format("pad_report: attack type {}: {} scores but {} distances", a.type,
+                                  a.scores.size(), a.distances.size()));
+    }
+    AttackTypeMetrics m;
+    m.type = a.type;
+    m.presentations = a.scores.size();
+    m.apcer = apcer(a.scores, threshold);
+    m.apcer_at_operating_point = apcer(a.scores, r.operating_threshold);
+    size_t accepted = 0, matched = 0;
+    for (size_t i = 0; i < a.scores.size(); ++i) {
+      if (std::isnan(a.distances[i])) ++m.no_face;
+      if (!matches(a.distances[i])) continue;
+      ++matched;
+      if (a.scores[i] >= threshold) ++accepted;
+    }
+    if (m.presentations > 0) {
+      m.iapar = static_cast<double>(accepted) / static_cast<double>(m.presentations);
+      m.iapar_without_pad = static_cast<double>(matched) / static_cast<double>(m.presentations);
+    }
+    r.attacks.push_back(m);
+  }
+  return r;
+}
+
+std::string format_pad_report(const PadReport& r) {
+  std::string s = fmt::format(
+      "presentation-attack detection (ISO/IEC 30107-3), liveness threshold {:.4f}, match threshold {:.4f}\n"
+      "  bona fide: {} presentations, BPCER {:.2f}%, FRR with PAD and distance {:.2f}%\n",
+      r.threshold, r.match_threshold, r.bona_fide, 100 * r.bpcer, 100 * r.frr_with_pad);
+  for (const auto& a : r.attacks) {
+    s += fmt::format(
+        "  {:<6}: {} presentations ({} no face), APCER {:.2f}%, accepted as the target {:.2f}% "
+        "(without PAD {:.2f}%)\n",
+        a.type, a.presentations, a.no_face, 100 * a.apcer, 100 * a.iapar, 100 * a.iapar_without_pad);
+  }
+  s += fmt::format("  at BPCER <= {:.0f}% on these bona fide presentations (threshold {:.4f}, BPCER {:.2f}%):",
+                   100 * kPadOperatingBpcer, r.operating_threshold, 100 * r.operating_bpcer);
+  for (const auto& a : r.attacks) s += fmt::format(" APCER {} {:.2f}%", a.type, 100 * a.apcer_at_operating_point);
+  s += "\n";
+  return s;
+}
+
+std::string pad_report_json(const PadReport& r) {
+  std::string s = fmt::format(
+      "{{\n  \"liveness_threshold\": {:.6g},\n  \"match_threshold\": {:.6g},\n  \"bona_fide\": {},\n"
+      "  \"bpcer\": {:.6g},\n  \"frr_with_pad\": {:.6g},\n  \"operating_threshold\": {:.6g},\n"
+      "  \"operating_bpcer\": {:.6g},\n  \"attacks\": {{",
+      r.threshold, r.match_threshold, r.bona_fide, r.bpcer, r.frr_with_pad, r.operating_threshold,
+      r.operating_bpcer);
+  for (size_t i = 0; i < r.attacks.size(); ++i) {
+    const auto& a = r.attacks[i];
+    s += fmt::format(
+        "{}\n    \"{}\": {{\"presentations\": {}, \"no_face\": {}, \"apcer\": {:.6g}, \"iapar\": {:.6g}, "
+        "\"iapar_without_pad\": {:.6g}, \"apcer_at_operating_point\": {:.6g}}}",
+        i ? "," : "", a.type, a.presentations, a.no_face, a.apcer, a.iapar, a.iapar_without_pad,
+        a.apcer_at_operating_point);
+  }
+  s += r.attacks.empty() ? "}\n}\n" : "\n  }\n}\n";
+  return s;
+}
+
+}  // namespace faceid

@@ -1,0 +1,260 @@
+#include <catch2/catch.hpp>
+#include <cmath>
+#include <filesystem>
+#include <limits>
+#include <string>
+#include <vector>
+
+#include "faceid/error.hpp"
+#include "faceid/fs.hpp"
+#include "faceid/infer/unlock_policy.hpp"
+#include "faceid/io/dataset.hpp"
+#include "faceid/pad/pad.hpp"
+#include "faceid/pad/pad_metrics.hpp"
+#include "faceid/preprocess/preprocess.hpp"
+#include "faceid/synth/attacks.hpp"
+#include "synth_fixture.hpp"
+#include "test_util.hpp"
+
+namespace fs = std::filesystem;
+using faceid::PadFeatures;
+
+namespace {
+
+// One person, one session, one frontal pose, with its three attacks (rendered once per process).
+fs::path attack_dataset() {
+  static const fs::path root = [] {
+    const fs::path dir = faceid::test::scratch_dir("pad-attacks");
+    faceid::SynthOptions o;
+    o.out = dir;
+    o.persons = 1;
+    o.sessions = 1;
+    o.poses = 1;
+    o.seed = 31;
+    o.first_person = 4;
+    o.threads = 2;
+    o.compact = true;
+    o.attacks = true;
+    faceid::generate_synth_dataset(o);
+    return dir;
+  }();
+  return root;
+}
+
+faceid::FaceCrop crop_of(const fs::path& person_folder, const faceid::PreprocessConfig& pp) {
+  const faceid::Person person = faceid::scan_person(person_folder);
+  REQUIRE(person.frames.size() == 1);
+  const faceid::PreprocessResult r = faceid::preprocess(faceid::load_frame(person.frames[0]), pp);
+  REQUIRE(r.ok);
+  return r.crop;
+}
+
+// A crop whose depth is z(x, y) in millimetres (x, y from the crop centre), colour mid-grey.
+faceid::FaceCrop synthetic_crop(const faceid::PreprocessConfig& pp, double (*z)(double, double)) {
+  faceid::FaceCrop c;
+  c.size = 64;
+  c.chw.assign(static_cast<size_t>(faceid::kChannels) * 64 * 64, 0.0f);
+  c.head_z_mm = 800;
+  c.box = cv::Rect2f(0, 0, static_cast<float>(pp.crop_mm * faceid::kDepthFx / 800.0),
+                     static_cast<float>(pp.crop_mm * faceid::kDepthFy / 800.0));
+  const double mm_per_px = pp.crop_mm / 64.0;
+  for (int y = 0; y < 64; ++y) {
+    for (int x = 0; x < 64; ++x) {
+      const double v = z((x - 31.5) * mm_per_px, (y - 31.5) * mm_per_px) / pp.depth_range_mm;
+      c.channel(3)[y * 64 + x] = static_cast<float>(v == 0.0 ? -0.0 : v);
+    }
+  }
+  return c;
+}
+
+// A model whose learned part always answers 0.5 (all weights 0), threshold 0.4: only the
+// geometric check decides.
+faceid::PadModel constant_model(const fs::path& dir, const faceid::PreprocessConfig& pp) {
+  std::string text = fmt::format(
+      "format: faceid-pad\nversion: 2\npreprocess_fingerprint: {}\nthreshold: 0.4\nmin_relief_mm: 2.5\n"
+      "bias: 0\nfeatures:\n",
+      faceid::preprocess_fingerprint(pp));
+  for (int k = 0; k < faceid::kPadFeatureCount; ++k) {
+    text += fmt::format("  - {{name: {}, mean: 0, scale: 1, weight: 0, square_weight: 0}}\n",
+                        faceid::pad_feature_name(k));
+  }
+  faceid::write_file_atomic(dir / "constant.yaml", text);
+  return faceid::PadModel::load(dir / "constant.yaml");
+}
+
+}  // namespace
+
+TEST_CASE("pad: APCER, BPCER and the BPCER threshold on known lists", "[pad]") {
+  const std::vector<double> attacks{0.1, 0.5, 0.7, 0.9};
+  const std::vector<double> bona{0.2, 0.4, 0.8, 0.95, 0.99};
+  CHECK(faceid::apcer(attacks, 0.6) == 0.5);
+  CHECK(faceid::apcer(attacks, 0.5) == 0.75);  // a score equal to the threshold is bona fide
+  CHECK(faceid::apcer(attacks, 0.95) == 0.0);
+  CHECK(faceid::apcer({}, 0.5) == 0.0);
+  CHECK(faceid::bpcer(bona, 0.6) == Approx(0.4));
+  CHECK(faceid::bpcer(bona, 0.2) == 0.0);
+  CHECK(faceid::bpcer(bona, 1.0) == 1.0);
+  CHECK(faceid::threshold_for_bpcer(bona, 0.2) == 0.4);   // one of five may be rejected
+  CHECK(faceid::bpcer(bona, faceid::threshold_for_bpcer(bona, 0.2)) == Approx(0.2));
+  CHECK(faceid::threshold_for_bpcer(bona, 0.0) == 0.2);
+  CHECK(faceid::threshold_for_bpcer(bona, 0.39) == 0.4);  // floor(1.95) = 1
+  CHECK(faceid::threshold_for_bpcer(bona, 1.0) == 0.99);
+  CHECK(faceid::test::bad_input_message([&] { faceid::threshold_for_bpcer(bona, 1.5); }).find("1.5") !=
+        std::string::npos);
+
+  // IAPAR: live (score >= 0.5) and distance <= 0.3; NaN distance = no face.
+  const double nan = std::numeric_limits<double>::quiet_NaN();
+  faceid::AttackPresentations photo{"photo", {0.9, 0.9, 0.1, 0.0}, {0.2, 0.5, 0.1, nan}};
+  faceid::AttackPresentations mask{"mask", {0.6, 0.7}, {0.25, 0.3}};
+  const faceid::PadReport r =
+      faceid::pad_report({0.9, 0.4, 0.8, 0.7}, {0.1, 0.1, 0.5, 0.2}, {photo, mask}, 0.5, 0.3);
+  CHECK(r.bona_fide == 4);
+  CHECK(r.bpcer == 0.25);
+  CHECK(r.frr_with_pad == 0.5);  // 0.4 fails PAD, 0.5 fails distance
+  REQUIRE(r.attacks.size() == 2);
+  CHECK(r.attacks[0].type == "photo");
+  CHECK(r.attacks[0].presentations == 4);
+  CHECK(r.attacks[0].no_face == 1);
+  CHECK(r.attacks[0].apcer == 0.5);
+  CHECK(r.attacks[0].iapar == 0.25);             // only the first
+  CHECK(r.attacks[0].iapar_without_pad == 0.5);  // the first and the third match
+  CHECK(r.attacks[1].apcer == 1.0);
+  CHECK(r.attacks[1].iapar == 1.0);
+  // Operating point BPCER <= 1 % of 4 presentations: none may be rejected, threshold 0.4.
+  CHECK(r.operating_threshold == 0.4);
+  CHECK(r.operating_bpcer == 0.0);
+  CHECK(r.attacks[0].apcer_at_operating_point == 0.5);
+  CHECK(r.attacks[1].apcer_at_operating_point == 1.0);
+  const std::string json = faceid::pad_report_json(r);
+  CHECK(json.find("\"bpcer\": 0.25") != std::string::npos);
+  CHECK(json.find("\"photo\": {\"presentations\": 4, \"no_face\": 1, \"apcer\": 0.5, \"iapar\": 0.25") !=
+        std::string::npos);
+  CHECK(faceid::format_pad_report(r).find("APCER 50.00%") != std::string::npos);
+}
+
+TEST_CASE("pad: plane and quadric fit of the crop depth", "[pad]") {
+  const faceid::PreprocessConfig pp;
+  // A tilted plane and a bent sheet (a parabolic cylinder) fit a quadric exactly.
+  const auto plane = faceid::fit_depth_geometry(synthetic_crop(pp, [](double x, double y) { return 0.2 * x - 0.1 * y + 5; }), pp);
+  CHECK(plane.points > 1000);
+  CHECK(plane.plane_rms_mm < 0.01);
+  CHECK(plane.quadric_rms_mm < 0.01);
+  const auto bent = faceid::fit_depth_geometry(synthetic_crop(pp, [](double x, double) { return -20 + x * x / 300; }), pp);
+  CHECK(bent.plane_rms_mm > 3);
+  CHECK(bent.quadric_rms_mm < 0.01);
+  CHECK(bent.curv_xx == Approx(1.0 / 300).epsilon(1e-3));
+  CHECK(std::fabs(bent.curv_yy) < 1e-6);
+  // A bump (a nose) on top: relief the quadric cannot explain.
+  const auto face = faceid::fit_depth_geometry(synthetic_crop(pp, [](double x, double y) {
+    return x * x / 300 + y * y / 400 - 25 * std::exp(-(x * x + y * y) / 400);
+  }), pp);
+  CHECK(face.quadric_rms_mm > 3);
+}
+
+TEST_CASE("pad: synth --attacks writes the layout; the dataset scanner skips it", "[pad][synth]") {
+  const fs::path root = attack_dataset();
+  for (const char* type : {"photo", "screen", "mask"}) {
+    const fs::path person = root / "attacks" / type / "synth_00004";
+    CHECK(fs::exists(person / "001_1_c.png"));
+    CHECK(fs::exists(person / "001_1_d.png"));
+    const faceid::Dataset set = faceid::scan_dataset(faceid::attack_dataset_root(root, faceid::parse_attack_type(type)));
+    REQUIRE(set.persons.size() == 1);
+    CHECK(set.persons[0].identity == "synth_00004");  // the targeted identity
+  }
+  const faceid::Dataset live = faceid::scan_dataset(root);
+  REQUIRE(live.persons.size() == 1);
+  CHECK(live.persons[0].identity == "synth_00004");
+  CHECK(faceid::read_file(root / "synth_manifest.yaml").find("attacks: true\n") != std::string::npos);
+  CHECK(faceid::test::bad_input_message([] { faceid::parse_attack_type("video"); }).find("'video'") !=
+        std::string::npos);
+}
+
+TEST_CASE("pad: a flat photo of an enrolled user is rejected, the live user is accepted", "[pad][unlock]") {
+  const fs::path root = attack_dataset();
+  const faceid::PreprocessConfig pp;
+  faceid::PadConfig pad;
+  const faceid::LivenessDetector detector(constant_model(root, pp), pad, pp);
+  CHECK(detector.threshold() == 0.4);  // the model's, as pad.threshold < 0
+
+  const faceid::PadDecision live = detector.assess(crop_of(root / "synth_00004", pp));
+  const faceid::PadDecision photo = detector.assess(crop_of(root / "attacks" / "photo" / "synth_00004", pp));
+  const faceid::PadDecision screen = detector.assess(crop_of(root / "attacks" / "screen" / "synth_00004", pp));
+  INFO("relief live " << live.geometry.quadric_rms_mm << " photo " << photo.geometry.quadric_rms_mm
+                      << " screen " << screen.geometry.quadric_rms_mm);
+  CHECK(live.geometric_pass);
+  CHECK(live.live);
+  CHECK(live.score == 0.5);
+  CHECK_FALSE(photo.geometric_pass);
+  CHECK_FALSE(photo.live);
+  CHECK(photo.score == 0.0);
+  CHECK_FALSE(screen.live);
+  CHECK(live.geometry.quadric_rms_mm > 2 * photo.geometry.quadric_rms_mm);
+
+  // Unlock needs both: the photo matches the enrolled template perfectly and is still refused.
+  faceid::UserTemplates user;
+  user.user = "synth_00004";
+  user.enrolled = faceid::Embeddings::Zero(1, 4);
+  user.enrolled(0, 0) = 1;
+  user.adaptive.resize(0, 4);
+  faceid::UnlockPolicy policy(faceid::UnlockConfig{}, 0.5);
+  const Eigen::RowVectorXf same = user.enrolled.row(0);
+  const faceid::UnlockDecision refused = policy.attempt(user, same, photo.live);
+  CHECK(refused.outcome == faceid::UnlockOutcome::rejected);
+  CHECK(refused.liveness_failed);
+  CHECK(refused.distance == 0.0);
+  CHECK(refused.consecutive_failures == 1);
+  const faceid::UnlockDecision accepted = policy.attempt(user, same, live.live);
+  CHECK(accepted.outcome == faceid::UnlockOutcome::accepted);
+  CHECK_FALSE(accepted.liveness_failed);
+  CHECK(accepted.consecutive_failures == 0);
+  // Not live counts towards the lockout like any failure.
+  for (int i = 0; i < 5; ++i) policy.attempt(user, same, false);
+  CHECK(policy.locked());
+  CHECK(policy.attempt(user, same, true).outcome == faceid::UnlockOutcome::locked_out);
+}
+
+TEST_CASE("pad: training separates the classes, calibrates, saves and loads", "[pad]") {
+  const faceid::PreprocessConfig pp;
+  faceid::PadConfig pad;
+  pad.target_bpcer = 0.1;
+  // Bona fide: relief 6..8 mm and warm colour; attacks: relief 1..2 mm (below the gate) or a
+  // grey uniform colour with relief.
+  std::vector<PadFeatures> bona, attacks, cal;
+  for (int i = 0; i < 40; ++i) {
+    PadFeatures b{}, a{};
+    b[1] = 6 + 0.05f * static_cast<float>(i);
+    b[17] = 0.08f + 0.001f * static_cast<float>(i % 7);
+    b[19] = 0.04f;
+    a[1] = i % 2 ? 1.5f : 6.5f;
+    a[17] = 0.0f + 0.001f * static_cast<float>(i % 5);
+    a[19] = 0.01f;
+    (i % 4 == 3 ? cal : bona).push_back(b);
+    attacks.push_back(a);
+  }
+  faceid::PadTrainOptions opt;
+  const faceid::PadModel m = faceid::PadModel::train(bona, attacks, cal, pp, pad, opt);
+  for (const auto& b : bona) CHECK(m.learned_score(b) > 0.9);
+  for (const auto& a : attacks) CHECK(m.learned_score(a) < 0.1);
+  CHECK(m.calibrated_threshold() > 0.5);
+  CHECK(m.calibrated_threshold() <= 1.0);
+  CHECK(faceid::liveness_score(m, attacks[1], pad.min_relief_mm) == 0.0);  // relief 1.5 mm: gated
+
+  const fs::path dir = faceid::test::scratch_dir("pad-model");
+  m.save(dir / "pad.yaml");
+  const faceid::PadModel back = faceid::PadModel::load(dir / "pad.yaml");
+  CHECK(back.calibrated_threshold() == m.calibrated_threshold());
+  for (const auto& b : cal) CHECK(back.learned_score(b) == m.learned_score(b));
+  // Another preprocessing: refused; a broken file: named.
+  faceid::PreprocessConfig other = pp;
+  other.crop_mm = 200;
+  CHECK(faceid::test::bad_input_message([&] { faceid::LivenessDetector(back, pad, other); }).find("preprocessing") !=
+        std::string::npos);
+  std::string text = faceid::read_file(dir / "pad.yaml");
+  text.replace(text.find("version: 2"), 10, "version: 9");
+  faceid::write_file_atomic(dir / "bad.yaml", text);
+  CHECK(faceid::test::bad_input_message([&] { faceid::PadModel::load(dir / "bad.yaml"); }).find("bad.yaml") !=
+        std::string::npos);
+  CHECK(faceid::test::bad_input_message([&] {
+          faceid::PadModel::train({}, attacks, {}, pp, pad, opt);
+        }).find("bona fide") != std::string::npos);
+}
