@@ -49,10 +49,21 @@ for t in "${targets[@]}"; do
   artifacts="$build_dir/artifacts/$t/"
   mkdir -p "$corpus" "$artifacts"
   log="$build_dir/fuzz-$t.log"
+  extra=()
+  if [ "$t" = checkpoint ]; then
+    # Whole checkpoints are megabytes: build them once from the committed structured seeds.
+    built="$build_dir/corpus/checkpoint-built"
+    if [ ! -d "$built" ]; then
+      mkdir -p "$built"
+      FACEID_FUZZ_DUMP_SEEDS="$built" "$build_dir/bin/fuzz_checkpoint" \
+        tests/fuzz/corpus/checkpoint/structured_* >"$build_dir/fuzz-checkpoint-seeds.log" 2>&1
+    fi
+    extra=("$built")
+  fi
   start=$(date +%s)
   rc=0
-  "$build_dir/bin/fuzz_$t" "$corpus" "tests/fuzz/corpus/$t" -runs="$runs" \
-    -max_total_time="$seconds" -rss_limit_mb="${FUZZ_RSS_MB:-4096}" -detect_leaks=1 \
+  "$build_dir/bin/fuzz_$t" "$corpus" "tests/fuzz/corpus/$t" "${extra[@]}" -runs="$runs" \
+    -max_total_time="$seconds" -rss_limit_mb="${FUZZ_RSS_MB:-4096}" -timeout=60 -detect_leaks=1 \
     -artifact_prefix="$artifacts" -print_final_stats=1 -close_fd_mask=1 >"$log" 2>&1 || rc=$?
   secs=$(( $(date +%s) - start ))
   execs=$(grep -o 'stat::number_of_executed_units: *[0-9]*' "$log" | grep -o '[0-9]*$' | tail -1)
