@@ -56,7 +56,8 @@ for t in "${targets[@]}"; do
     if [ ! -d "$built" ]; then
       mkdir -p "$built"
       FACEID_FUZZ_DUMP_SEEDS="$built" "$build_dir/bin/fuzz_checkpoint" \
-        tests/fuzz/corpus/checkpoint/structured_* >"$build_dir/fuzz-checkpoint-seeds.log" 2>&1
+        tests/fuzz/corpus/checkpoint/structured_* >"$build_dir/fuzz-checkpoint-seeds.log" 2>&1 ||
+        echo "checkpoint: building the seeds failed, see $build_dir/fuzz-checkpoint-seeds.log"
     fi
     extra=("$built")
   fi
