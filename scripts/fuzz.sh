@@ -4,6 +4,8 @@
 #   scripts/fuzz.sh                  every target, 600 s each at most
 #   scripts/fuzz.sh depth_dat 60     one target (a tests/fuzz/<name>.cpp), 60 s at most
 #   scripts/fuzz.sh all 120          every target, 120 s each at most
+#   scripts/fuzz.sh --tests          instead: the unit tests of the fuzzed parts (io, config, model,
+#                                    checkpoint, template store) under the same clang ASan + UBSan
 # Environment: FUZZ_RUNS (default 1000000), FUZZ_RSS_MB (default 4096), FUZZ_JOBS (build -j,
 # default 2). Seeds: tests/fuzz/corpus/<name>/ (committed); the growing corpus lives in
 # build-fuzz/corpus/<name>/ and crashing inputs in build-fuzz/artifacts/<name>/.
@@ -16,6 +18,25 @@ which=${1:-all}
 seconds=${2:-600}
 runs=${FUZZ_RUNS:-1000000}
 
+generator=()
+if command -v ninja >/dev/null 2>&1 && [ ! -f "$build_dir/Makefile" ]; then generator=(-G Ninja); fi
+configure() {
+  cmake -S . -B "$build_dir" "${generator[@]}" -DCMAKE_BUILD_TYPE=RelWithDebInfo \
+    -DCMAKE_CXX_COMPILER=clang++ -DFACEID_FUZZ=ON -DFACEID_BUILD_TESTS=OFF -DCCACHE_PROGRAM=OFF \
+    >/dev/null
+}
+# Leaks are findings. tests/lsan.supp is where a third-party leak would be suppressed (none is).
+export ASAN_OPTIONS=${ASAN_OPTIONS:-detect_leaks=1:abort_on_error=1}
+export LSAN_OPTIONS=${LSAN_OPTIONS:-suppressions=$PWD/tests/lsan.supp:print_suppressions=0}
+export UBSAN_OPTIONS=${UBSAN_OPTIONS:-print_stacktrace=1:halt_on_error=1}
+export OMP_NUM_THREADS=1
+
+if [ "$which" = --tests ]; then
+  configure
+  cmake --build "$build_dir" -j"${FUZZ_JOBS:-2}" --target fuzzed_parts_tests
+  exec "$build_dir/bin/fuzzed_parts_tests" "${@:2}"
+fi
+
 targets=()
 for src in tests/fuzz/*.cpp; do
   name=$(basename "$src" .cpp)
@@ -26,21 +47,10 @@ if [ ${#targets[@]} -eq 0 ]; then
   exit 2
 fi
 
-generator=()
-if command -v ninja >/dev/null 2>&1 && [ ! -f "$build_dir/Makefile" ]; then generator=(-G Ninja); fi
-cmake -S . -B "$build_dir" "${generator[@]}" -DCMAKE_BUILD_TYPE=RelWithDebInfo \
-  -DCMAKE_CXX_COMPILER=clang++ -DFACEID_FUZZ=ON -DFACEID_BUILD_TESTS=OFF -DCCACHE_PROGRAM=OFF \
-  >/dev/null
+configure
 build_targets=()
 for t in "${targets[@]}"; do build_targets+=(--target "fuzz_$t"); done
 cmake --build "$build_dir" -j"${FUZZ_JOBS:-2}" "${build_targets[@]}"
-
-# Leaks are findings. libtorch's and OpenMP's process-lifetime allocations are not ours: see
-# tests/lsan.supp for what is suppressed and why.
-export ASAN_OPTIONS=${ASAN_OPTIONS:-detect_leaks=1:abort_on_error=1}
-export LSAN_OPTIONS=${LSAN_OPTIONS:-suppressions=$PWD/tests/lsan.supp:print_suppressions=0}
-export UBSAN_OPTIONS=${UBSAN_OPTIONS:-print_stacktrace=1:halt_on_error=1}
-export OMP_NUM_THREADS=1
 
 status=0
 summary=()

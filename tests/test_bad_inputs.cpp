@@ -115,8 +115,9 @@ TEST_CASE("bad inputs: empty root and one-person dataset exit 2", "[bad_inputs]"
   CHECK_THAT(out, Catch::Contains("inspect_data: error: " + empty.string() +
                                   ": dataset root has no person folders"));
   const std::string smoke = std::string(FACEID_SOURCE_DIR) + "/configs/smoke.yaml";
-  CHECK(run_app("train", fmt::format("--config '{}' --set data.root='{}' --out '{}/run'", smoke,
-                                     empty.string(), empty.string()),
+  const fs::path run = faceid::test::scratch_dir("bad-empty-root-run") / "run";
+  CHECK(run_app("train", fmt::format("--config '{}' --set data.root='{}' --out '{}'", smoke,
+                                     empty.string(), run.string()),
                 &out) == 2);
   CHECK_THAT(out, Catch::Contains("train: error: " + empty.string() +
                                   ": dataset root has no person folders"));
