@@ -9,6 +9,8 @@
 #include <string>
 
 #include "faceid/config.hpp"
+#include "faceid/io/dataset.hpp"
+#include "faceid/io/depth_io.hpp"
 #include "faceid/model/model.hpp"
 #include "faceid/train/checkpoint.hpp"
 #include "io_test_util.hpp"
@@ -94,4 +96,45 @@ TEST_CASE("fuzz regressions: a forged huge embedding_dim is refused before alloc
   faceid_test::write_bytes(path, forged_checkpoint(std::numeric_limits<int32_t>::max()));
   CHECK(bad_input_message([&] { faceid::load_checkpoint(path); }) ==
         path.string() + ": model.embedding_dim: expected in [1, 4096], got 2147483647");
+}
+
+// fuzz_frame, crash-1c0108d5: a 198-byte BMP whose header claims a width of 791624200 made
+// cv::imread throw cv::Exception (validateInputImageSize) instead of returning an empty image;
+// it escaped read_color and load_frame as a non-faceid exception.
+TEST_CASE("fuzz regressions: a BMP header with an absurd width is a bad input", "[fuzz]") {
+  std::string bmp = "BM";
+  auto put = [&bmp](uint32_t v, int bytes) {
+    for (int i = 0; i < bytes; ++i) bmp.push_back(static_cast<char>((v >> (8 * i)) & 0xff));
+  };
+  put(198, 4);        // file size
+  put(0, 4);          // reserved
+  put(54, 4);         // pixel data offset
+  put(40, 4);         // BITMAPINFOHEADER
+  put(791624200, 4);  // width (the fuzzer's value)
+  put(6, 4);          // height
+  put(1, 2);          // planes
+  put(24, 2);         // bits per pixel
+  put(0, 4);          // no compression
+  put(144, 4);        // image size
+  put(2835, 4);       // x pixels per metre
+  put(2835, 4);       // y pixels per metre
+  put(0, 4);          // palette colours
+  put(0, 4);          // important colours
+  bmp.append(144, '\0');
+
+  faceid_test::TempDir dir;
+  const auto person = dir.path / "p";
+  faceid_test::write_bytes(person / "001_1_c.bmp", bmp);
+  faceid_test::write_bytes(person / "001_1_d.dat", "1\n");
+  const std::string prefix = (person / "001_1_c.bmp").string() + ": cannot decode image (OpenCV: ";
+  CHECK_THAT(bad_input_message([&] { faceid::read_color(person / "001_1_c.bmp"); }),
+             Catch::StartsWith(prefix));
+  // The same file as the colour half of a frame: load_frame reads depth first, so give it a
+  // valid 640x480 depth PNG.
+  REQUIRE(cv::imwrite((person / "001_1_d.png").string(), cv::Mat(480, 640, CV_16UC1, cv::Scalar(900))));
+  std::filesystem::remove(person / "001_1_d.dat");
+  CHECK_THAT(bad_input_message([&] {
+               faceid::load_frame(faceid::frame_ref_from_depth_path(person / "001_1_d.png"));
+             }),
+             Catch::StartsWith(prefix));
 }
