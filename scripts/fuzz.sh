@@ -25,7 +25,7 @@ configure() {
     -DCMAKE_CXX_COMPILER=clang++ -DFACEID_FUZZ=ON -DFACEID_BUILD_TESTS=OFF -DCCACHE_PROGRAM=OFF \
     >/dev/null
 }
-# Leaks are findings. tests/lsan.supp is where a third-party leak would be suppressed (none is).
+# Leaks are findings; tests/lsan.supp lists the third-party leak suppressed, with its evidence.
 export ASAN_OPTIONS=${ASAN_OPTIONS:-detect_leaks=1:abort_on_error=1}
 export LSAN_OPTIONS=${LSAN_OPTIONS:-suppressions=$PWD/tests/lsan.supp:print_suppressions=0}
 export UBSAN_OPTIONS=${UBSAN_OPTIONS:-print_stacktrace=1:halt_on_error=1}
@@ -79,7 +79,7 @@ for t in "${targets[@]}"; do
   secs=$(( $(date +%s) - start ))
   execs=$(grep -o 'stat::number_of_executed_units: *[0-9]*' "$log" | grep -o '[0-9]*$' | tail -1)
   if [ "$rc" -eq 0 ]; then result=clean; else
-    result="FOUND (exit $rc): $(grep -m1 -E 'ERROR|runtime error|deadly signal|uncaught|terminate' "$log" || true)"
+    result="FOUND (exit $rc): $(grep -m1 -E '^==[0-9]+==ERROR|runtime error|terminate called|ERROR: libFuzzer' "$log" || true)"
     status=1
   fi
   line="$t: ${execs:-?} executions in ${secs} s, $result"
