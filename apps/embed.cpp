@@ -9,8 +9,11 @@
 #include "faceid/error.hpp"
 #include "faceid/infer/embed_dataset.hpp"
 #include "faceid/infer/embedding_io.hpp"
+#include "faceid/memory.hpp"
 
 int main(int argc, char** argv) {
+  // Activations are reused from the heap instead of mmap'ed afresh each step (faceid/memory.hpp).
+  faceid::keep_freed_memory_in_heap();
   CLI::App cli{"Embed RGB-D frames with a trained checkpoint.", "embed"};
   std::string checkpoint, input, out = "embeddings.csv", device = "auto";
   int batch = 64, threads = 0;

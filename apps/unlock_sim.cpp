@@ -11,8 +11,11 @@
 #include "faceid/fs.hpp"
 #include "faceid/infer/embed_dataset.hpp"
 #include "faceid/infer/unlock_sim.hpp"
+#include "faceid/memory.hpp"
 
 int main(int argc, char** argv) {
+  // Activations are reused from the heap instead of mmap'ed afresh each step (faceid/memory.hpp).
+  faceid::keep_freed_memory_in_heap();
   CLI::App cli{"Simulate FaceID unlocking: every person enrolls from K frames spanning the poses, "
                "then genuine and impostor attempts go through the unlock policy.", "unlock_sim"};
   std::string checkpoint, data, out, json, device = "auto";

@@ -4,6 +4,10 @@
 #include <fstream>
 #include <sstream>
 
+#include "faceid/fs.hpp"
+#include "faceid/infer/store_key.hpp"
+#include "faceid/infer/template_store.hpp"
+#include "faceid/train/checkpoint.hpp"
 #include "synth_fixture.hpp"
 
 using faceid::test::run_app;
@@ -125,4 +129,71 @@ TEST_CASE("apps: train, embed, evaluate, unlock_sim and enroll on a smoke checkp
   REQUIRE(run_app("enroll", fmt::format("--store {} --user alice --remove", store), &out) == 0);
   REQUIRE(run_app("enroll", fmt::format("--store {} --list", store), &out) == 0);
   CHECK_THAT(out, Catch::Contains("0 user(s)"));
+}
+
+TEST_CASE("apps: enroll writes an encrypted 0600 store, a wrong key or a flipped bit exits 2",
+          "[apps][template_store]") {
+  namespace fs = std::filesystem;
+  const auto data = faceid::test::smoke_dataset();
+  const auto dir = faceid::test::scratch_dir("apps-store");
+  // An untrained smoke checkpoint embeds well enough to enroll (no pose-spread rule here).
+  const faceid::Config config = faceid::test::smoke_config({"unlock.min_pose_spread=0"});
+  torch::manual_seed(3);
+  faceid::EmbeddingNet net(config.model, config.preprocess.input_size);
+  faceid::CheckpointMeta meta;
+  meta.config_yaml = faceid::to_yaml(config);
+  const fs::path ckpt = dir / "model.pt";
+  faceid::save_checkpoint(ckpt, net, nullptr, meta);
+  const fs::path store = dir / "store";
+  ::unsetenv(faceid::StoreKey::kEnvVar);
+  std::string out;
+  REQUIRE(run_app("enroll", fmt::format("--checkpoint {} --store {} --user alice --frames {}/synth_00000",
+                                        ckpt.string(), store.string(), data.string()), &out) == 0);
+  INFO(out);
+  const fs::path key_file = store / faceid::StoreKey::kDefaultFileName;
+  const fs::path file = store / faceid::TemplateStore::kFileName;
+  for (const auto& f : {key_file, file}) {
+    CHECK((fs::status(f).permissions() & fs::perms::mask) ==
+          (fs::perms::owner_read | fs::perms::owner_write));
+  }
+  // The known embeddings: what enroll stored, decrypted here with the key. No pair of
+  // consecutive floats of them occurs in any file of the folder or in enroll's output.
+  const faceid::StoreKey key = faceid::StoreKey::read_file(key_file);
+  const faceid::TemplateStore opened = faceid::TemplateStore::load(store, key);
+  const faceid::Embeddings& e = opened.get("alice").enrolled;
+  REQUIRE(e.rows() == 6);
+  std::vector<std::string> needles;
+  for (Eigen::Index r = 0; r < e.rows(); ++r) {
+    const Eigen::RowVectorXf row = e.row(r);
+    for (Eigen::Index k = 0; k + 1 < row.size(); ++k) {
+      needles.emplace_back(reinterpret_cast<const char*>(row.data() + k), 8);
+    }
+  }
+  CHECK(opened.serialize().find(needles.front()) != std::string::npos);  // the probe works
+  std::vector<std::string> names;
+  for (const auto& entry : fs::directory_iterator(store)) {
+    names.push_back(entry.path().filename().string());
+    const std::string bytes = slurp(entry.path());
+    for (const auto& n : needles) REQUIRE(bytes.find(n) == std::string::npos);
+  }
+  std::sort(names.begin(), names.end());
+  CHECK(names == std::vector<std::string>{"store.bin", "store.key"});
+  for (const auto& n : needles) REQUIRE(out.find(n) == std::string::npos);
+
+  // A wrong key from the environment: exit 2, naming the file and both key ids.
+  ::setenv(faceid::StoreKey::kEnvVar, std::string(64, 'a').c_str(), 1);
+  const int wrong = run_app("enroll", fmt::format("--store {} --list", store.string()), &out);
+  ::unsetenv(faceid::StoreKey::kEnvVar);
+  CHECK(wrong == 2);
+  CHECK_THAT(out, Catch::Contains("enroll: error: " + file.string() +
+                                  ": wrong key for the template store: it was encrypted with key "
+                                  "id " + key.id() + ", the key from $FACEID_STORE_KEY has id "));
+  // One flipped bit: exit 2, naming the file.
+  std::string sealed = faceid::read_file(file);
+  sealed[sealed.size() / 2] ^= 0x01;
+  faceid::write_file_atomic(file, sealed, 0600);
+  CHECK(run_app("enroll", fmt::format("--store {} --list", store.string()), &out) == 2);
+  CHECK_THAT(out, Catch::Contains("enroll: error: " + file.string() +
+                                  ": corrupt template store: authentication failed (the file was "
+                                  "altered or damaged)"));
 }

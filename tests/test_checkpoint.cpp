@@ -1,6 +1,9 @@
 #include <catch2/catch.hpp>
 
+#include <sys/resource.h>
 #include <unistd.h>
+
+#include <csignal>
 
 #include <atomic>
 #include <fstream>
@@ -284,4 +287,100 @@ TEST_CASE("checkpoint: a failed write is an io error and leaves nothing", "[chec
     CHECK_THAT(e.what(), Catch::Contains("no_such_dir/x.pt"));
   }
   CHECK(dir.files().empty());
+}
+
+TEST_CASE("checkpoint: a flipped byte anywhere in the file is refused, naming the file",
+          "[checkpoint]") {
+  TempDir dir;
+  const auto good = dir.path / "good.pt";
+  torch::manual_seed(9);
+  auto net = make_net("squeezenet1_1", 8, 32);
+  faceid::save_checkpoint(good, net, nullptr, sample_meta());
+  const std::string bytes = faceid::read_file(good);
+  const auto bad = dir.path / "bad.pt";
+  const std::string p = bad.string();
+  // Every header byte, then 100 positions spread over the payload (first and last included).
+  std::vector<size_t> positions;
+  for (size_t i = 0; i < 28; ++i) positions.push_back(i);
+  for (size_t k = 0; k < 100; ++k) positions.push_back(28 + k * (bytes.size() - 29) / 99);
+  for (size_t pos : positions) {
+    std::string flipped = bytes;
+    flipped[pos] = static_cast<char>(flipped[pos] ^ (1 << (pos % 8)));
+    write_bytes(bad, flipped);
+    const std::string msg = bad_input_message([&] { faceid::read_checkpoint_meta(bad); });
+    INFO("byte " << pos << ": " << msg);
+    REQUIRE_THAT(msg, Catch::StartsWith(p + ": "));
+    if (pos >= 20) REQUIRE(msg == p + ": corrupt checkpoint (checksum mismatch)");
+  }
+  CHECK(faceid::read_checkpoint_meta(good).epoch == 3);
+}
+
+namespace {
+
+// Runs `fn` with the file-size limit at `bytes` (what the kernel enforces for root too: writes
+// past it fail with EFBIG, like a full disk fails them with ENOSPC).
+void with_file_size_limit(rlim_t bytes, const std::function<void()>& fn) {
+  struct rlimit old {};
+  REQUIRE(::getrlimit(RLIMIT_FSIZE, &old) == 0);
+  const auto old_handler = std::signal(SIGXFSZ, SIG_IGN);  // EFBIG instead of a signal
+  struct rlimit low = old;
+  low.rlim_cur = bytes;
+  REQUIRE(::setrlimit(RLIMIT_FSIZE, &low) == 0);
+  try {
+    fn();
+  } catch (...) {
+    ::setrlimit(RLIMIT_FSIZE, &old);
+    std::signal(SIGXFSZ, old_handler);
+    throw;
+  }
+  ::setrlimit(RLIMIT_FSIZE, &old);
+  std::signal(SIGXFSZ, old_handler);
+}
+
+std::string io_message(const std::function<void()>& fn) {
+  try {
+    fn();
+  } catch (const faceid::Error& e) {
+    CHECK(e.code() == faceid::Errc::io);
+    return e.what();
+  }
+  FAIL("expected faceid::Error");
+  return {};
+}
+
+}  // namespace
+
+TEST_CASE("checkpoint: disk-full and permission errors name the path and keep the old file",
+          "[checkpoint]") {
+  // Tests run as root, so a chmod-ed folder would not stop the write; these fail for root too.
+  TempDir dir;
+  const auto path = dir.path / "last.pt";
+  torch::manual_seed(10);
+  auto net = make_net("squeezenet1_1", 8, 32);
+  auto meta = sample_meta();
+  faceid::save_checkpoint(path, net, nullptr, meta);
+  const std::string before = faceid::read_file(path);
+  meta.epoch = 4;
+
+  // Disk full (the file-size limit makes write() fail part-way, as ENOSPC does).
+  CHECK(io_message([&] {
+          with_file_size_limit(64 * 1024,
+                               [&] { faceid::save_checkpoint(path, net, nullptr, meta); });
+        }) == path.string() + ": write failed: File too large");
+  CHECK(faceid::read_file(path) == before);
+  CHECK(faceid::read_checkpoint_meta(path).epoch == 3);
+  CHECK(dir.files() == std::vector<std::string>{"last.pt"});  // the temporary is gone
+
+  // The run folder is not a folder (a regular file in the way): the file cannot be created.
+  const auto blocker = dir.path / "blocker";
+  write_bytes(blocker, "x");
+  CHECK(io_message([&] { faceid::save_checkpoint(blocker / "last.pt", net, nullptr, meta); }) ==
+        (blocker / "last.pt").string() + ": cannot create: Not a directory");
+
+  // The target cannot be replaced (a folder named best.pt): the rename fails after the write.
+  fs::create_directory(dir.path / "best.pt");
+  CHECK(io_message([&] { faceid::save_checkpoint(dir.path / "best.pt", net, nullptr, meta); }) ==
+        (dir.path / "best.pt").string() + ": rename failed: Is a directory");
+  CHECK(dir.files() == std::vector<std::string>{"best.pt", "blocker", "last.pt"});
+  CHECK(faceid::read_file(path) == before);
 }

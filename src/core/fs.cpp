@@ -54,6 +54,14 @@ void write_file_atomic(const std::filesystem::path& path, std::string_view bytes
     ::unlink(tmp.c_str());
     throw_io(fmt::format("{}: rename failed: {}", path.string(), std::strerror(err)));
   }
+  // Make the rename itself durable (a power cut could otherwise bring back the old file). Best
+  // effort: the new file is already in place, so a failure here is not a failed write.
+  const auto parent = path.parent_path().empty() ? std::filesystem::path(".") : path.parent_path();
+  const int dir_fd = ::open(parent.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+  if (dir_fd >= 0) {
+    ::fsync(dir_fd);
+    ::close(dir_fd);
+  }
 }
 
 std::string read_file(const std::filesystem::path& path) {

@@ -9,6 +9,7 @@
 
 #include "faceid/error.hpp"
 #include "faceid/fs.hpp"
+#include "faceid/infer/store_key.hpp"
 #include "faceid/infer/unlock_policy.hpp"
 
 namespace faceid {
@@ -151,29 +152,39 @@ void UserTemplates::push_adaptive(EmbeddingRef embedding, size_t capacity) {
 
 // ---- store -----------------------------------------------------------------------------------
 
-TemplateStore TemplateStore::load(const fs::path& dir) {
+TemplateStore TemplateStore::load(const fs::path& dir, const StoreKey& key) {
   const fs::path file = dir / kFileName;
-  TemplateStore store = deserialize(read_file(file), file.string());
-  store.source_ = dir.string();
-  return store;
+  std::string plain = open_sealed_store_bytes(read_file(file), key, file.string());
+  try {
+    TemplateStore store = deserialize(plain, file.string());
+    wipe(plain);
+    store.source_ = dir.string();
+    return store;
+  } catch (...) {
+    wipe(plain);
+    throw;
+  }
 }
 
-TemplateStore TemplateStore::open(const fs::path& dir) {
+TemplateStore TemplateStore::open(const fs::path& dir, const StoreKey& key) {
   std::error_code ec;
-  if (fs::exists(dir / kFileName, ec)) return load(dir);
+  if (fs::exists(dir / kFileName, ec)) return load(dir, key);
   TemplateStore store;
   store.source_ = dir.string();
   return store;
 }
 
-void TemplateStore::save(const fs::path& dir) const {
+void TemplateStore::save(const fs::path& dir, const StoreKey& key) const {
   std::error_code ec;
   if (!fs::exists(dir, ec)) {
     fs::create_directories(dir, ec);
     if (!ec) fs::permissions(dir, fs::perms::owner_all, ec);
     if (ec) throw_io(fmt::format("{}: cannot create folder: {}", dir.string(), ec.message()));
   }
-  write_file_atomic(dir / kFileName, serialize(), 0600);
+  std::string plain = serialize();
+  const std::string sealed = seal_store_bytes(plain, key);
+  wipe(plain);
+  write_file_atomic(dir / kFileName, sealed, 0600);
 }
 
 std::string TemplateStore::serialize() const {
@@ -190,11 +201,16 @@ std::string TemplateStore::serialize() const {
     put_rows(payload, u.enrolled);
     put_rows(payload, u.adaptive);
   }
+  put_u32(payload, lockout_.consecutive_failures);
+  put_u32(payload, lockout_.locked ? 1u : 0u);
   std::string out(kMagic, sizeof kMagic);
+  out.reserve(kHeaderSize + payload.size());  // no reallocation leaves a plaintext copy behind
   put_u32(out, kFormatVersion);
   put_u64(out, payload.size());
   put_u64(out, fnv1a64(payload));
-  return out + payload;
+  out += payload;
+  wipe(payload);
+  return out;
 }
 
 TemplateStore TemplateStore::deserialize(std::string_view bytes, const std::string& source) {
@@ -207,10 +223,10 @@ TemplateStore TemplateStore::deserialize(std::string_view bytes, const std::stri
                                 source, bytes.size(), kHeaderSize));
   }
   const auto version = static_cast<uint32_t>(get_le(bytes, 8, 4));
-  if (version != kFormatVersion) {
+  if (version != kFormatVersion && version != 1) {
     throw_bad_input(fmt::format(
-        "{}: unsupported template store format version {} (this build reads version {})", source,
-        version, kFormatVersion));
+        "{}: unsupported template store format version {} (this build reads versions 1 and {})",
+        source, version, kFormatVersion));
   }
   const uint64_t size = get_le(bytes, 12, 8);
   const uint64_t checksum = get_le(bytes, 20, 8);
@@ -250,7 +266,15 @@ TemplateStore TemplateStore::deserialize(std::string_view bytes, const std::stri
     }
     store.users_.push_back(std::move(u));
   }
-  if (!in.done()) in.corrupt("bytes after the last user");
+  if (version >= 2) {
+    store.lockout_.consecutive_failures = in.u32();
+    const uint32_t locked = in.u32();
+    if (locked > 1) in.corrupt(fmt::format("lockout flag {} (expected 0 or 1)", locked));
+    store.lockout_.locked = locked == 1;
+  }
+  if (!in.done()) {
+    in.corrupt(version >= 2 ? "bytes after the lockout state" : "bytes after the last user");
+  }
   return store;
 }
 
@@ -340,7 +364,11 @@ UserTemplates& TemplateStore::get(const std::string& user) {
 
 UnlockDecision TemplateStore::verify(const std::string& user, EmbeddingRef embedding,
                                      UnlockPolicy& policy) {
-  return policy.attempt(get(user), embedding);
+  UserTemplates& templates = get(user);
+  policy.restore_lockout_state(lockout_);
+  const UnlockDecision d = policy.attempt(templates, embedding);
+  lockout_ = policy.lockout_state();
+  return d;
 }
 
 std::vector<Match> TemplateStore::identify(EmbeddingRef embedding, size_t top_k) const {

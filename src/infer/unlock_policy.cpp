@@ -112,6 +112,19 @@ UnlockDecision UnlockPolicy::attempt(UserTemplates& user, EmbeddingRef embedding
   return d;
 }
 
+LockoutState UnlockPolicy::lockout_state() const {
+  LockoutState s;
+  s.consecutive_failures = static_cast<uint32_t>(failures_);
+  s.locked = locked_;
+  return s;
+}
+
+void UnlockPolicy::restore_lockout_state(const LockoutState& state) {
+  failures_ = static_cast<int>(std::min<uint32_t>(state.consecutive_failures, 1u << 30));
+  // A stored count at the limit locks even when the flag was lost (e.g. a lower limit now).
+  locked_ = state.locked || failures_ >= config_.lockout_failures;
+}
+
 void UnlockPolicy::reset_with_passcode() {
   locked_ = false;
   failures_ = 0;

@@ -74,6 +74,45 @@ void append_line(const std::filesystem::path& path, const std::string& header,
   if (!out) throw_io(fmt::format("{}: write failed", path.string()));
 }
 
+// Temporaries that a killed process left behind in the run folder (write_file_atomic's
+// "<file>.tmp.<pid>.<n>", of last.pt, best.pt, config.yaml, metrics.csv, ...): never a finished
+// file, safe to delete before this run writes its own.
+void remove_stale_temporaries(const std::filesystem::path& run_dir) {
+  std::error_code ec;
+  for (const auto& e : std::filesystem::directory_iterator(run_dir, ec)) {
+    const std::string name = e.path().filename().string();
+    const auto at = name.rfind(".tmp.");
+    if (at == std::string::npos || at == 0) continue;
+    const std::string tail = name.substr(at + 5);  // "<pid>.<n>"
+    const auto dot = tail.find('.');
+    const auto digits = [](const std::string& t) {
+      return !t.empty() && t.find_first_not_of("0123456789") == std::string::npos;
+    };
+    if (dot != std::string::npos && digits(tail.substr(0, dot)) && digits(tail.substr(dot + 1))) {
+      std::filesystem::remove(e.path(), ec);
+    }
+  }
+}
+
+// On resume: keeps the header and the rows of epochs <= `epoch` (rows that a killed run appended
+// after its last checkpoint, and any partial last line, would otherwise be duplicated).
+void trim_metrics(const std::filesystem::path& path, int64_t epoch) {
+  std::ifstream in(path);
+  if (!in) return;
+  std::string line, kept;
+  bool changed = false;
+  for (bool header = true; std::getline(in, line); header = false) {
+    const bool complete = !in.eof();  // a line without its newline was cut short
+    const int64_t row_epoch = header ? 0 : std::strtoll(line.c_str(), nullptr, 10);
+    if (complete && (header || (row_epoch >= 1 && row_epoch <= epoch))) {
+      kept += line + '\n';
+    } else {
+      changed = true;
+    }
+  }
+  if (changed) write_file_atomic(path, kept);
+}
+
 // Validation: embed every held-out frame, all pairs, exact ROC.
 RocSummary validate(EmbeddingNet& model, const FrameStore& store, torch::Device device) {
   std::vector<std::vector<float>> owned;
@@ -281,11 +320,13 @@ TrainResult run_training(const Config& config, const TrainOptions& options) {
   std::error_code ec;
   std::filesystem::create_directories(run_dir, ec);
   if (ec) throw_io(fmt::format("{}: cannot create run folder: {}", run_dir.string(), ec.message()));
+  remove_stale_temporaries(run_dir);
   const std::string config_yaml = to_yaml(config);
   write_file_atomic(run_dir / "config.yaml", config_yaml);
   write_file_atomic(run_dir / "split.yaml", split_yaml(split, config.data.root));
   const auto metrics_path = run_dir / "metrics.csv";
   if (options.resume.empty() && options.overwrite) std::filesystem::remove(metrics_path, ec);
+  if (!options.resume.empty()) trim_metrics(metrics_path, start_epoch);
 
   // ---- loop ----
   PairSampler sampler(train_store, t);
@@ -366,14 +407,16 @@ TrainResult run_training(const Config& config, const TrainOptions& options) {
                     {"val_impostor_mean", m.impostor_mean}, {"val_auc", m.auc},
                     {"val_eer", m.eer},                 {"val_tar_at_far_1e-3", m.tar_at_far_1e3}};
     meta.eer_threshold = m.eer_threshold;
-    if (m.epoch % t.save_every == 0 || epoch + 1 == last_epoch) {
-      save_checkpoint(last_path, model, optimizer.get(), meta);
-      result.last_checkpoint = last_path;
-    }
+    // best.pt first: once last.pt says epoch N, best.pt accounts for every epoch up to N, so a
+    // kill between the two writes loses nothing on resume.
     if (m.eer < best_eer) {
       best_eer = m.eer;
       save_checkpoint(best_path, model, optimizer.get(), meta);
       log(fmt::format("new best validation EER {:.2f}% -> {}", 100 * m.eer, best_path.string()));
+    }
+    if (m.epoch % t.save_every == 0 || epoch + 1 == last_epoch) {
+      save_checkpoint(last_path, model, optimizer.get(), meta);
+      result.last_checkpoint = last_path;
     }
   }
   try {

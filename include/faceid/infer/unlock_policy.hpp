@@ -6,7 +6,9 @@
 //   distance  = min over the user's templates (enrolled + adaptive), or the mean of the k smallest
 //   accepted  = distance <= threshold
 //   lockout   = after `lockout_failures` consecutive rejections every attempt returns locked_out,
-//               without matching, until reset_with_passcode(); an acceptance resets the count
+//               without matching, until reset_with_passcode(); an acceptance resets the count.
+//               The state is persisted in the template store (TemplateStore::verify restores it
+//               into the policy and keeps what the attempt leaves), so a restart does not reset it
 //   adaptive  = an accepted attempt with distance in [update_band x threshold, threshold] joins the
 //               user's adaptive FIFO (capacity `adaptive_capacity`, oldest evicted); enrolled
 //               templates are never replaced. Switchable per policy.
@@ -67,6 +69,9 @@ class UnlockPolicy {
   double distance(const UserTemplates& user, EmbeddingRef embedding) const;
 
   void reset_with_passcode();  // unlocks and clears the failure count
+  // The lockout as the template store persists it, and putting a stored one back.
+  LockoutState lockout_state() const;
+  void restore_lockout_state(const LockoutState& state);
   bool locked() const { return locked_; }
   int consecutive_failures() const { return failures_; }
   uint64_t lockout_events() const { return counters_.lockout_events; }
