@@ -1,5 +1,6 @@
-// libFuzzer target: template store loading (TemplateStore::deserialize, the bytes of
-// DIR/store.bin), in memory. A store that loads must serialize back to the same bytes.
+// libFuzzer target: template store loading (TemplateStore::deserialize, the plaintext bytes
+// inside DIR/store.bin), in memory. A store that loads must serialize to bytes that load back to
+// the same store (and, in the current format version, to the very bytes it came from).
 //
 // Input: byte 0 picks the mode. Even: the rest is the whole file. Odd: the rest is the payload,
 // wrapped here in a valid header (magic, version, size, checksum), so that mutations reach the
@@ -20,7 +21,11 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
           : rest;
   faceid::fuzz::expect_only_faceid_errors([&] {
     const faceid::TemplateStore store = faceid::TemplateStore::deserialize(bytes, "fuzz/store.bin");
-    if (store.serialize() != bytes) __builtin_trap();
+    const std::string once = store.serialize();
+    const bool current = bytes.size() >= 12 && static_cast<uint8_t>(bytes[8]) ==
+                                                   faceid::TemplateStore::kFormatVersion;
+    if (current && once != bytes) __builtin_trap();
+    if (faceid::TemplateStore::deserialize(once, "round-trip").serialize() != once) __builtin_trap();
     size_t rows = 0;
     for (const auto& user : store.list()) rows += store.get(user).template_count();
     if (store.size() > 0 && rows == 0) __builtin_trap();
