@@ -201,6 +201,16 @@ std::string scalar_text(const YAML::Node& node) {
   return "nothing";
 }
 
+// The text of a mapping key: a YAML key may be a list or a mapping ("? [a, b]: 1"), which is
+// never a section or key name here.
+std::string key_name(const YAML::Node& key, const std::string& source, const char* what) {
+  if (!key.IsScalar()) {
+    throw_bad_input(
+        fmt::format("{}: expected a {} name, got {}", where(source, key), what, scalar_text(key)));
+  }
+  return key.Scalar();
+}
+
 [[noreturn]] void fail(const std::string& at, const Field& field, const std::string& what) {
   throw_bad_input(fmt::format("{}: {}: {}", at, field.path(), what));
 }
@@ -364,7 +374,7 @@ Config parse_config(const std::string& yaml_text, const std::string& source,
   if (!root.IsNull()) {
     if (!root.IsMap()) throw_bad_input(fmt::format("{}: expected a mapping of sections", source));
     for (const auto& section_kv : root) {
-      const std::string section = section_kv.first.as<std::string>();
+      const std::string section = key_name(section_kv.first, source, "section");
       if (!known_section(fields, section)) {
         throw_bad_input(fmt::format("{}: unknown section '{}'", where(source, section_kv.first),
                                     section));
@@ -376,7 +386,7 @@ Config parse_config(const std::string& yaml_text, const std::string& source,
                                     where(source, body), section));
       }
       for (const auto& kv : body) {
-        const std::string key = kv.first.as<std::string>();
+        const std::string key = key_name(kv.first, source, "key");
         Field* field = find_field(fields, section, key);
         if (field == nullptr) {
           throw_bad_input(fmt::format("{}: unknown key '{}.{}'", where(source, kv.first), section,

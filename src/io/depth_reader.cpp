@@ -53,6 +53,21 @@ void require_nonempty_file(const std::filesystem::path& path) {
   if (size == 0) throw_bad_input(fmt::format("{}: empty file (0 bytes)", path.string()));
 }
 
+// Decodes an image file as stored (cv::IMREAD_UNCHANGED). Every failure is a bad_input naming the
+// file: missing, empty, undecodable, and the cv::Exception OpenCV throws for some damaged headers
+// (a BMP claiming a width beyond CV_IO_MAX_IMAGE_WIDTH) instead of returning an empty image.
+cv::Mat decode_image(const std::filesystem::path& path) {
+  require_nonempty_file(path);
+  cv::Mat img;
+  try {
+    img = cv::imread(path.string(), cv::IMREAD_UNCHANGED);
+  } catch (const cv::Exception& e) {
+    throw_bad_input(fmt::format("{}: cannot decode image (OpenCV: {})", path.string(), e.err));
+  }
+  if (img.empty()) throw_bad_input(fmt::format("{}: cannot decode image", path.string()));
+  return img;
+}
+
 const char* depth_name(int depth) {
   switch (depth) {
     case CV_8U: return "8-bit";
@@ -159,9 +174,7 @@ DepthMap read_depth(const std::filesystem::path& path) {
   if (ext != ".png") {
     throw_bad_input(fmt::format("{}: unknown depth file type (expected .dat or .png)", path.string()));
   }
-  require_nonempty_file(path);
-  cv::Mat img = cv::imread(path.string(), cv::IMREAD_UNCHANGED);
-  if (img.empty()) throw_bad_input(fmt::format("{}: cannot decode image", path.string()));
+  cv::Mat img = decode_image(path);
   if (img.depth() != CV_16U || img.channels() != 1) {
     throw_bad_input(fmt::format("{}: depth PNG must be 16-bit single-channel, got {} {}-channel",
                                 path.string(), depth_name(img.depth()), img.channels()));
@@ -177,9 +190,7 @@ DepthMap read_depth(const std::filesystem::path& path) {
 }
 
 cv::Mat read_color(const std::filesystem::path& path, cv::Size size) {
-  require_nonempty_file(path);
-  cv::Mat img = cv::imread(path.string(), cv::IMREAD_UNCHANGED);
-  if (img.empty()) throw_bad_input(fmt::format("{}: cannot decode image", path.string()));
+  cv::Mat img = decode_image(path);
   if (img.depth() == CV_16U) {
     img.convertTo(img, CV_8U, 1.0 / 257.0);
   } else if (img.depth() != CV_8U) {

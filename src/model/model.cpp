@@ -13,6 +13,11 @@ namespace nn = torch::nn;
 constexpr int64_t kInputChannels = 4;    // R, G, B, depth
 constexpr int64_t kTrunkChannels = 512;  // channels out of both trunks
 constexpr int kMaxInputSize = 4096;      // search bound of min_input_size
+// The largest embedding and input side a model may have: the bounds of model.embedding_dim and
+// preprocess.input_size in config.cpp. A checkpoint is not a config, but its values must not
+// make us allocate more than any config could (a forged dim of 2^31 would ask for terabytes).
+constexpr int kMaxEmbeddingDim = 4096;
+constexpr int kMaxModelInputSize = 512;
 
 // SqueezeNet's Fire block: a 1x1 squeeze convolution, then the concatenation of a 1x1 and a
 // 3x3 ("same") expand convolution, each followed by (BatchNorm and) ReLU.
@@ -132,11 +137,16 @@ torch::nn::Sequential make_fire_for_test(int64_t in_channels, int64_t squeeze, i
 EmbeddingNetImpl::EmbeddingNetImpl(const ModelConfig& model, int input_size)
     : config_(model), input_size_(input_size) {
   check_variant(model.variant);
-  if (model.embedding_dim < 1) {
-    throw_bad_input(fmt::format("model.embedding_dim: expected >= 1, got {}", model.embedding_dim));
+  if (model.embedding_dim < 1 || model.embedding_dim > kMaxEmbeddingDim) {
+    throw_bad_input(fmt::format("model.embedding_dim: expected in [1, {}], got {}",
+                                kMaxEmbeddingDim, model.embedding_dim));
   }
   if (!(model.dropout >= 0.0 && model.dropout < 1.0)) {
     throw_bad_input(fmt::format("model.dropout: expected in [0, 1), got {}", model.dropout));
+  }
+  if (input_size > kMaxModelInputSize) {
+    throw_bad_input(fmt::format("preprocess.input_size: expected <= {}, got {}",
+                                kMaxModelInputSize, input_size));
   }
   const int side = trunk_side(model.variant, input_size);
   if (side < 1) {

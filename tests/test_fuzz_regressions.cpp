@@ -1,0 +1,140 @@
+// Regression tests of what the libFuzzer targets (tests/fuzz, scripts/fuzz.sh) found: each feeds
+// the crashing input, which must now be refused with a faceid::Error of Errc::bad_input that
+// names the file. docs/reliability.md lists the findings.
+#include <catch2/catch.hpp>
+
+#include <cstdint>
+#include <limits>
+#include <sstream>
+#include <string>
+
+#include "faceid/config.hpp"
+#include "faceid/io/dataset.hpp"
+#include "faceid/io/depth_io.hpp"
+#include "faceid/model/model.hpp"
+#include "faceid/train/checkpoint.hpp"
+#include "io_test_util.hpp"
+#include "test_util.hpp"
+
+using faceid::test::bad_input_message;
+
+namespace {
+
+// A checkpoint file as save_checkpoint writes it (format version 1: magic, version, payload size,
+// FNV-1a 64 of the payload, then a torch archive), but with `embedding_dim` in its metadata
+// instead of the model's: what a forged or damaged file with a valid checksum looks like.
+std::string forged_checkpoint(int64_t embedding_dim) {
+  faceid::ModelConfig mc;
+  mc.embedding_dim = 8;
+  faceid::EmbeddingNet net(mc, 32);
+  torch::serialize::OutputArchive ar;
+  ar.write("kind", c10::IValue(std::string("faceid.checkpoint")));
+  ar.write("model_variant", c10::IValue(mc.variant));
+  ar.write("model_embedding_dim", c10::IValue(embedding_dim));
+  ar.write("model_dropout", c10::IValue(mc.dropout));
+  ar.write("model_input_size", c10::IValue(int64_t{32}));
+  ar.write("epoch", c10::IValue(int64_t{0}));
+  ar.write("step", c10::IValue(int64_t{0}));
+  ar.write("sampler_state", c10::IValue(int64_t{0}));
+  ar.write("torch_rng_state", c10::IValue(faceid::capture_torch_rng_state()));
+  ar.write("config_yaml", c10::IValue(std::string()));
+  ar.write("metrics", c10::IValue(c10::Dict<std::string, double>()));
+  ar.write("eer_threshold", c10::IValue(0.0));
+  ar.write("optimizer_kind", c10::IValue(std::string()));
+  c10::Dict<std::string, torch::Tensor> parameters, buffers;
+  for (const auto& p : net->named_parameters()) parameters.insert(p.key(), p.value().detach());
+  for (const auto& b : net->named_buffers()) buffers.insert(b.key(), b.value().detach());
+  ar.write("parameters", c10::IValue(parameters));
+  ar.write("buffers", c10::IValue(buffers));
+  std::ostringstream stream;
+  ar.save_to(stream);
+  const std::string payload = stream.str();
+
+  uint64_t hash = 0xcbf29ce484222325ull;
+  for (unsigned char c : payload) hash = (hash ^ c) * 0x100000001b3ull;
+  std::string file(faceid::kCheckpointMagic, 8);
+  auto put = [&file](uint64_t v, int bytes) {
+    for (int i = 0; i < bytes; ++i) file.push_back(static_cast<char>((v >> (8 * i)) & 0xff));
+  };
+  put(faceid::kCheckpointFormatVersion, 4);
+  put(payload.size(), 8);
+  put(hash, 8);
+  return file + payload;
+}
+
+}  // namespace
+
+// fuzz_config_yaml, crash-9087ae17: a mapping used as a key ("? lr: 0.") made yaml-cpp's
+// as<std::string>() throw YAML::TypedBadConversion, which escaped parse_config.
+TEST_CASE("fuzz regressions: a YAML key that is not a scalar is a bad input", "[fuzz]") {
+  const std::string crash = "train:\n ? lr: 0.\ntrain:\nSt5ctypeIcE";
+  CHECK(bad_input_message([&] { faceid::parse_config(crash, "fuzz.yaml"); }) ==
+        "fuzz.yaml:2: expected a key name, got a mapping");
+  CHECK(bad_input_message([] { faceid::parse_config("[a, b]: {lr: 1}\n", "k.yaml"); }) ==
+        "k.yaml:1: expected a section name, got a list");
+  CHECK(bad_input_message([] { faceid::parse_config("train:\n  [lr]: 1\n", "k.yaml"); }) ==
+        "k.yaml:2: expected a key name, got a list");
+}
+
+// fuzz_checkpoint, seed structured_huge_dim: a checkpoint whose metadata says
+// model_embedding_dim = 2^31 - 1 (with a valid checksum) made load_checkpoint ask torch for a
+// 512 x 2^31 weight matrix (4 TiB): a c10::Error or an out-of-memory abort instead of a refusal.
+TEST_CASE("fuzz regressions: a forged huge embedding_dim is refused before allocating",
+          "[fuzz]") {
+  faceid::ModelConfig mc;
+  mc.embedding_dim = std::numeric_limits<int32_t>::max();
+  CHECK(bad_input_message([&] { faceid::EmbeddingNet(mc, 128); }) ==
+        "model.embedding_dim: expected in [1, 4096], got 2147483647");
+  mc.embedding_dim = 8;
+  CHECK(bad_input_message([&] { faceid::EmbeddingNet(mc, 100000); }) ==
+        "preprocess.input_size: expected <= 512, got 100000");
+
+  faceid_test::TempDir dir;
+  const auto path = dir.path / "forged.pt";
+  faceid_test::write_bytes(path, forged_checkpoint(8));
+  CHECK(faceid::load_checkpoint(path).meta.model.embedding_dim == 8);  // the forgery is sound
+  faceid_test::write_bytes(path, forged_checkpoint(std::numeric_limits<int32_t>::max()));
+  CHECK(bad_input_message([&] { faceid::load_checkpoint(path); }) ==
+        path.string() + ": model.embedding_dim: expected in [1, 4096], got 2147483647");
+}
+
+// fuzz_frame, crash-1c0108d5: a 198-byte BMP whose header claims a width of 791624200 made
+// cv::imread throw cv::Exception (validateInputImageSize) instead of returning an empty image;
+// it escaped read_color and load_frame as a non-faceid exception.
+TEST_CASE("fuzz regressions: a BMP header with an absurd width is a bad input", "[fuzz]") {
+  std::string bmp = "BM";
+  auto put = [&bmp](uint32_t v, int bytes) {
+    for (int i = 0; i < bytes; ++i) bmp.push_back(static_cast<char>((v >> (8 * i)) & 0xff));
+  };
+  put(198, 4);        // file size
+  put(0, 4);          // reserved
+  put(54, 4);         // pixel data offset
+  put(40, 4);         // BITMAPINFOHEADER
+  put(791624200, 4);  // width (the fuzzer's value)
+  put(6, 4);          // height
+  put(1, 2);          // planes
+  put(24, 2);         // bits per pixel
+  put(0, 4);          // no compression
+  put(144, 4);        // image size
+  put(2835, 4);       // x pixels per metre
+  put(2835, 4);       // y pixels per metre
+  put(0, 4);          // palette colours
+  put(0, 4);          // important colours
+  bmp.append(144, '\0');
+
+  faceid_test::TempDir dir;
+  const auto person = dir.path / "p";
+  faceid_test::write_bytes(person / "001_1_c.bmp", bmp);
+  faceid_test::write_bytes(person / "001_1_d.dat", "1\n");
+  const std::string prefix = (person / "001_1_c.bmp").string() + ": cannot decode image (OpenCV: ";
+  CHECK_THAT(bad_input_message([&] { faceid::read_color(person / "001_1_c.bmp"); }),
+             Catch::StartsWith(prefix));
+  // The same file as the colour half of a frame: load_frame reads depth first, so give it a
+  // valid 640x480 depth PNG.
+  REQUIRE(cv::imwrite((person / "001_1_d.png").string(), cv::Mat(480, 640, CV_16UC1, cv::Scalar(900))));
+  std::filesystem::remove(person / "001_1_d.dat");
+  CHECK_THAT(bad_input_message([&] {
+               faceid::load_frame(faceid::frame_ref_from_depth_path(person / "001_1_d.png"));
+             }),
+             Catch::StartsWith(prefix));
+}
