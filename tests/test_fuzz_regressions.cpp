@@ -4,6 +4,9 @@
 #include <catch2/catch.hpp>
 
 #include <cstdint>
+#include <filesystem>
+#include <fstream>
+#include <iterator>
 #include <limits>
 #include <sstream>
 #include <string>
@@ -19,6 +22,8 @@
 using faceid::test::bad_input_message;
 
 namespace {
+
+std::string with_checkpoint_header(const std::string& payload);
 
 // A checkpoint file as save_checkpoint writes it (format version 1: magic, version, payload size,
 // FNV-1a 64 of the payload, then a torch archive), but with `embedding_dim` in its metadata
@@ -48,8 +53,12 @@ std::string forged_checkpoint(int64_t embedding_dim) {
   ar.write("buffers", c10::IValue(buffers));
   std::ostringstream stream;
   ar.save_to(stream);
-  const std::string payload = stream.str();
+  return with_checkpoint_header(stream.str());
+}
 
+// `payload` behind a valid format-1 header (magic, version, payload size, FNV-1a 64), as the
+// checkpoint fuzz target wraps its inputs.
+std::string with_checkpoint_header(const std::string& payload) {
   uint64_t hash = 0xcbf29ce484222325ull;
   for (unsigned char c : payload) hash = (hash ^ c) * 0x100000001b3ull;
   std::string file(faceid::kCheckpointMagic, 8);
@@ -137,4 +146,29 @@ TEST_CASE("fuzz regressions: a BMP header with an absurd width is a bad input", 
                faceid::load_frame(faceid::frame_ref_from_depth_path(person / "001_1_d.png"));
              }),
              Catch::StartsWith(prefix));
+}
+
+// fuzz_checkpoint, tests/fuzz/regressions/checkpoint/*: damaged TorchScript code inside an archive
+// with a valid header and checksum made the unpickler throw torch::jit::ErrorReport or
+// std::runtime_error, which escaped open_checkpoint (only c10::Error was caught): `embed` printed
+// "internal error" with torch's multi-line message and exited 1.
+TEST_CASE("fuzz regressions: damaged code inside a checksummed checkpoint is a bad input",
+          "[fuzz]") {
+  const std::filesystem::path dir =
+      std::filesystem::path(FACEID_SOURCE_DIR) / "tests/fuzz/regressions/checkpoint";
+  int files = 0;
+  for (const auto& entry : std::filesystem::directory_iterator(dir)) {
+    ++files;
+    faceid_test::TempDir tmp;
+    const auto path = tmp.path / entry.path().filename();
+    std::ifstream in(entry.path(), std::ios::binary);
+    const std::string payload((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+    REQUIRE(!payload.empty());
+    faceid_test::write_bytes(path, with_checkpoint_header(payload));
+    INFO(entry.path().string());
+    const std::string message = bad_input_message([&] { faceid::load_checkpoint(path); });
+    CHECK_THAT(message, Catch::StartsWith(path.string() + ": corrupt checkpoint ("));
+    CHECK(message.find('\n') == std::string::npos);
+  }
+  CHECK(files == 3);
 }

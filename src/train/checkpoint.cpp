@@ -154,6 +154,12 @@ std::unique_ptr<Opened> open_checkpoint(const std::filesystem::path& path, torch
         read_value(ar, "buffers").toGenericDict());
   } catch (const c10::Error& e) {
     throw_corrupt(path, first_line(e.what_without_backtrace()));
+  } catch (const Error&) {
+    throw;
+  } catch (const std::exception& e) {
+    // Damaged TorchScript inside a well-formed archive: the unpickler throws
+    // torch::jit::ErrorReport or std::runtime_error, not c10::Error (fuzz_checkpoint finding).
+    throw_corrupt(path, first_line(e.what()));
   }
   return out;
 }
@@ -306,6 +312,10 @@ void load_optimizer_state(const std::filesystem::path& path, torch::optim::Optim
   } catch (const c10::Error& e) {
     throw_bad_input(fmt::format("{}: optimizer state does not fit this optimizer ({})",
                                 path.string(), first_line(e.what_without_backtrace())));
+  } catch (const Error&) {
+    throw;
+  } catch (const std::exception& e) {
+    throw_corrupt(path, first_line(e.what()));
   }
 }
 
