@@ -47,11 +47,14 @@ uint64_t get_le(const std::string& in, size_t offset, int bytes) {
   return v;
 }
 
-// c10::Error messages carry a backtrace after the first line; keep the first line.
+// c10::Error messages carry a backtrace after the first line; keep the first non-blank line
+// (torch::jit::ErrorReport starts with a newline).
 std::string first_line(const char* what) {
-  std::string s(what);
-  const auto nl = s.find('\n');
-  return nl == std::string::npos ? s : s.substr(0, nl);
+  const std::string s(what);
+  const auto begin = s.find_first_not_of(" \t\r\n");
+  if (begin == std::string::npos) return "no detail";
+  const auto nl = s.find_first_of("\r\n", begin);
+  return s.substr(begin, nl == std::string::npos ? std::string::npos : nl - begin);
 }
 
 std::string optimizer_kind(torch::optim::Optimizer& optimizer) {
