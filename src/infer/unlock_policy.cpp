@@ -8,6 +8,21 @@
 #include "faceid/error.hpp"
 
 namespace faceid {
+namespace {
+
+// A rejected attempt (distance over the threshold, or liveness failed): counts it and locks the
+// policy at `lockout_failures` consecutive failures.
+void count_rejection(UnlockDecision& d, UnlockCounters& counters, int& failures, bool& locked,
+                     int lockout_failures) {
+  d.outcome = UnlockOutcome::rejected;
+  ++counters.rejected;
+  if (++failures >= lockout_failures) {
+    locked = true;
+    ++counters.lockout_events;
+  }
+}
+
+}  // namespace
 
 TemplateDistance parse_template_distance(const std::string& name) {
   if (name == "min") return TemplateDistance::min;
@@ -100,12 +115,7 @@ UnlockDecision UnlockPolicy::attempt(UserTemplates& user, EmbeddingRef embedding
       ++counters_.templates_added;
     }
   } else {
-    d.outcome = UnlockOutcome::rejected;
-    ++counters_.rejected;
-    if (++failures_ >= config_.lockout_failures) {
-      locked_ = true;
-      ++counters_.lockout_events;
-    }
+    count_rejection(d, counters_, failures_, locked_, config_.lockout_failures);
   }
   d.consecutive_failures = failures_;
   d.locked = locked_;
@@ -128,15 +138,10 @@ void UnlockPolicy::restore_lockout_state(const LockoutState& state) {
 UnlockDecision UnlockPolicy::attempt(UserTemplates& user, EmbeddingRef embedding, bool live) {
   if (live || locked_) return attempt(user, embedding);  // locked: refused without matching
   ++counters_.attempts;
-  ++counters_.rejected;
   UnlockDecision d;
   d.distance = distance(user, embedding);
-  d.outcome = UnlockOutcome::rejected;
   d.liveness_failed = true;
-  if (++failures_ >= config_.lockout_failures) {
-    locked_ = true;
-    ++counters_.lockout_events;
-  }
+  count_rejection(d, counters_, failures_, locked_, config_.lockout_failures);
   d.consecutive_failures = failures_;
   d.locked = locked_;
   return d;
