@@ -170,24 +170,24 @@ TEST_CASE("kill -9 during training: last.pt stays loadable and --resume continue
   for (int k = 0; k < 4; ++k) {
     const bool resuming = fs::exists(last);
     const fs::path log = dir / fmt::format("train_{}.log", k);
+    const auto spawned = Clock::now();
     const pid_t pid = spawn_app("train", resuming ? resume : fresh, log);
-    double delay = 0;
+    const int64_t start = resuming ? epoch_seen : 0;
+    auto step_line = [&](int64_t epoch) { return fmt::format("epoch {}/{} step", epoch, kEpochs); };
     if (kill_early(rng)) {
-      delay = early(rng);
+      // While starting up: at a random time, but no later than its first step (a quiet machine
+      // runs the remaining epochs of the smoke config in about a second).
+      wait_for_text(pid, log, step_line(start + 1), early(rng));
     } else {
       // A random point of this process's second epoch, whatever the machine's pace: the time of
       // its first epoch scales the phase.
-      const int64_t start = resuming ? epoch_seen : 0;
-      auto step_line = [&](int64_t epoch) {
-        return fmt::format("epoch {}/{} step", epoch, kEpochs);
-      };
       REQUIRE(wait_for_text(pid, log, step_line(start + 1), 30.0));
       const auto t1 = Clock::now();
       REQUIRE(wait_for_text(pid, log, step_line(start + 2), 30.0));
-      delay = phase(rng) * std::chrono::duration<double>(Clock::now() - t1).count();
+      std::this_thread::sleep_for(phase(rng) * (Clock::now() - t1));
     }
-    std::this_thread::sleep_for(std::chrono::duration<double>(delay));
     ::kill(pid, SIGKILL);
+    const double delay = std::chrono::duration<double>(Clock::now() - spawned).count();
     const int status = wait_for(pid, 10.0);
     const std::string out = slurp(log);
     INFO("kill " << k << " after " << delay << " s; resuming " << resuming << "\n" << out);
