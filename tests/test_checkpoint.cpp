@@ -11,6 +11,7 @@
 #include "faceid/config.hpp"
 #include "faceid/error.hpp"
 #include "faceid/fs.hpp"
+#include "faceid/model/record.hpp"
 #include "faceid/train/checkpoint.hpp"
 
 namespace fs = std::filesystem;
@@ -166,6 +167,32 @@ TEST_CASE("checkpoint: round trip is bit-exact", "[checkpoint]") {
   torch::optim::SGD sgd(loaded.model->parameters(), torch::optim::SGDOptions(0.1));
   CHECK(bad_input_message([&] { faceid::load_optimizer_state(path, sgd); }) ==
         path.string() + ": optimizer state is adam, expected sgd");
+  // Adam state saved for another model does not fit: refused, the optimiser untouched.
+  auto wider = make_net("squeezenet1_1", 32, size);
+  torch::optim::Adam opt3(wider->parameters(), torch::optim::AdamOptions(1e-3));
+  CHECK_THAT(bad_input_message([&] { faceid::load_optimizer_state(path, opt3); }),
+             Catch::StartsWith(path.string() + ": optimizer state does not fit this optimizer ("));
+  CHECK(opt3.state().empty());
+}
+
+TEST_CASE("checkpoint: SGD momentum round trip", "[checkpoint]") {
+  TempDir dir;
+  const auto path = dir.path / "sgd.pt";
+  const int size = 40;
+  torch::manual_seed(12);
+  auto net = make_net("squeezenet1_1", 8, size);
+  torch::optim::SGD opt(net->parameters(), torch::optim::SGDOptions(0.05).momentum(0.9));
+  train_step(net, opt, size);
+  faceid::save_checkpoint(path, net, &opt, sample_meta());
+  auto loaded = faceid::load_checkpoint(path);
+  CHECK(loaded.meta.optimizer == "sgd");
+  loaded.model->train();
+  torch::optim::SGD opt2(loaded.model->parameters(), torch::optim::SGDOptions(0.05).momentum(0.9));
+  faceid::load_optimizer_state(path, opt2);
+  CHECK(opt2.state().size() == opt.state().size());
+  train_step(net, opt, size);
+  train_step(loaded.model, opt2, size);
+  CHECK(same_tensors(loaded.model->named_parameters(), net->named_parameters()));
 }
 
 TEST_CASE("checkpoint: faceid_beta round trip and fingerprints", "[checkpoint]") {
@@ -255,13 +282,16 @@ TEST_CASE("checkpoint: damaged files are refused with a clear message", "[checkp
         p + ": not a faceid checkpoint (bad magic)");
 
   std::string version = bytes;
-  version[8] = 2;
+  version[8] = 3;
   write_bytes(bad, version);
   CHECK(bad_input_message([&] { faceid::load_checkpoint(bad); }) ==
-        p + ": checkpoint format version 2, expected 1");
+        p + ": checkpoint format version 3, expected 2");
+  version[8] = 1;  // format 1 held a torch archive, which this build no longer reads
+  write_bytes(bad, version);
+  CHECK(bad_input_message([&] { faceid::load_checkpoint(bad); }) ==
+        p + ": checkpoint format version 1, expected 2");
 
-  // A consistent header over a payload that is not a torch archive: the archive error is
-  // reported as corruption, never as a raw c10::Error.
+  // A consistent header over a payload that is not a Record: reported as corruption.
   std::string garbage = bytes.substr(0, 28) + std::string(100, 'z');
   uint64_t h = 0xcbf29ce484222325ULL;
   for (size_t i = 28; i < garbage.size(); ++i) {
@@ -272,8 +302,88 @@ TEST_CASE("checkpoint: damaged files are refused with a clear message", "[checkp
     garbage[20 + i] = static_cast<char>((h >> (8 * i)) & 0xff);
   }
   write_bytes(bad, garbage);
-  CHECK_THAT(bad_input_message([&] { faceid::load_checkpoint(bad); }),
-             Catch::StartsWith(p + ": corrupt checkpoint ("));
+  CHECK(bad_input_message([&] { faceid::load_checkpoint(bad); }) ==
+        p + ": corrupt checkpoint (entry 0: key of 31354 bytes)");
+
+  // A well-formed Record with a wrong entry: the entry is named.
+  auto resealed = [&](const std::function<void(faceid::Record&)>& edit) {
+    faceid::Record r = faceid::Record::parse(std::string_view(bytes).substr(28));
+    edit(r);
+    write_bytes(bad, faceid::seal(faceid::kCheckpointMagic, faceid::kCheckpointFormatVersion,
+                                  r.serialize()));
+  };
+  resealed([](faceid::Record& r) { r.put("epoch", std::string("three")); });
+  CHECK(bad_input_message([&] { faceid::load_checkpoint(bad); }) ==
+        p + ": corrupt checkpoint ('epoch' is a string, expected an integer)");
+  resealed([](faceid::Record& r) { r.put("kind", std::string("faceid-pad")); });
+  CHECK(bad_input_message([&] { faceid::load_checkpoint(bad); }) ==
+        p + ": corrupt checkpoint (kind is 'faceid-pad', expected 'faceid.checkpoint')");
+  const std::string first = net->named_parameters().begin()->key();
+  resealed([&](faceid::Record& r) {
+    r.put("parameter/" + first, r.get_tensor("parameter/" + first).to(torch::kFloat64));
+  });
+  CHECK(bad_input_message([&] { faceid::load_checkpoint(bad); }) ==
+        p + ": parameter " + first + " has dtype Double in the checkpoint, expected Float");
+}
+
+TEST_CASE("record: round trip of every value type, and refusals of bad bytes", "[checkpoint]") {
+  faceid::Record r;
+  r.put("i", int64_t{-5});
+  r.put("d", 0.25);
+  r.put("s", std::string("a\0b", 3));
+  r.put("t/f", torch::arange(6, torch::kFloat32).reshape({2, 3}));
+  r.put("t/l", torch::tensor({int64_t{1} << 40}));
+  r.put("t/u", torch::zeros({0, 4}, torch::kUInt8));
+  r.put("t/scalar", torch::scalar_tensor(2.5, torch::kFloat64));
+  r.put("t/strided", torch::arange(12, torch::kFloat32).reshape({3, 4}).t());
+  const std::string bytes = r.serialize();
+  const faceid::Record back = faceid::Record::parse(bytes);
+  CHECK(back.size() == r.size());
+  CHECK(back.get_int("i") == -5);
+  CHECK(back.get_double("d") == 0.25);
+  CHECK(back.get_string("s") == std::string("a\0b", 3));
+  CHECK(torch::equal(back.get_tensor("t/f"), r.get_tensor("t/f")));
+  CHECK(back.get_tensor("t/l").item<int64_t>() == int64_t{1} << 40);
+  CHECK(back.get_tensor("t/u").sizes() == torch::IntArrayRef({0, 4}));
+  CHECK(back.get_tensor("t/scalar").dim() == 0);
+  CHECK(torch::equal(back.get_tensor("t/strided"), torch::arange(12, torch::kFloat32).reshape({3, 4}).t()));
+  CHECK(back.keys_under("t/") == std::vector<std::string>{"f", "l", "scalar", "strided", "u"});
+  CHECK(back.serialize() == bytes);
+
+  auto msg = [](const std::string& b) {
+    return bad_input_message([&] { faceid::Record::parse(b); });
+  };
+  CHECK(msg("") == "truncated record: the entry count needs 4 bytes at offset 0, 0 left");
+  CHECK(msg(bytes + "x") == "1 unexpected bytes after the last entry");
+  CHECK_THAT(msg(bytes.substr(0, bytes.size() - 1)), Catch::StartsWith("truncated record: "));
+  CHECK(bad_input_message([&] { back.get_int("d"); }) == "'d' is a double, expected an integer");
+  CHECK(bad_input_message([&] { back.get_tensor("nope"); }) == "missing 'nope'");
+
+  // A tensor header claiming more elements than the bytes left is refused before allocating.
+  std::string huge;
+  auto put = [&huge](uint64_t v, int n) {
+    for (int i = 0; i < n; ++i) huge.push_back(static_cast<char>((v >> (8 * i)) & 0xff));
+  };
+  put(1, 4);
+  put(1, 2);
+  huge += "w";
+  put(4, 1);  // tensor
+  put(1, 1);  // float32
+  put(2, 1);  // rank 2
+  put(uint64_t{1} << 31, 8);
+  put(uint64_t{1} << 31, 8);
+  CHECK(msg(huge) == "'w': tensor dimension 0 of size 2147483648 needs more than the 8 bytes left");
+  huge.resize(huge.size() - 16);
+  put(static_cast<uint64_t>(-3), 8);
+  put(1, 8);
+  CHECK(msg(huge) == "'w': negative tensor dimension -3");
+  // The same entry twice.
+  faceid::Record one;
+  one.put("k", int64_t{1});
+  std::string twice = one.serialize();
+  twice[0] = 2;
+  twice += twice.substr(4);
+  CHECK(msg(twice) == "'k' appears twice");
 }
 
 TEST_CASE("checkpoint: a failed write is an io error and leaves nothing", "[checkpoint]") {

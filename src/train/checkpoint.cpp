@@ -3,75 +3,30 @@
 #include <ATen/CPUGeneratorImpl.h>
 #include <fmt/format.h>
 
-#include <cstring>
+#include <algorithm>
+#include <limits>
 #include <mutex>
-#include <sstream>
+#include <set>
+#include <string_view>
 
 #include "faceid/error.hpp"
 #include "faceid/fs.hpp"
+#include "faceid/model/record.hpp"
 
 namespace faceid {
 namespace {
 
-constexpr size_t kMagicSize = 8;
-constexpr size_t kHeaderSize = kMagicSize + 4 + 8 + 8;  // magic, version, size, checksum
 constexpr char kKind[] = "faceid.checkpoint";
+constexpr char kWhat[] = "checkpoint";
 
-using TensorDict = c10::Dict<std::string, torch::Tensor>;
-
-// FNV-1a, 64 bit: the payload checksum and the model fingerprint.
-class Fnv1a64 {
- public:
-  void update(const void* data, size_t size) {
-    const auto* p = static_cast<const unsigned char*>(data);
-    uint64_t h = hash_;
-    for (size_t i = 0; i < size; ++i) h = (h ^ p[i]) * 0x100000001b3ULL;
-    hash_ = h;
-  }
-  void update(const std::string& s) { update(s.data(), s.size() + 1); }  // with its terminator
-  uint64_t digest() const { return hash_; }
-
- private:
-  uint64_t hash_ = 0xcbf29ce484222325ULL;
-};
-
-void put_le(std::string& out, uint64_t value, int bytes) {
-  for (int i = 0; i < bytes; ++i) out.push_back(static_cast<char>((value >> (8 * i)) & 0xff));
-}
-
-uint64_t get_le(const std::string& in, size_t offset, int bytes) {
-  uint64_t v = 0;
-  for (int i = 0; i < bytes; ++i) {
-    v |= static_cast<uint64_t>(static_cast<unsigned char>(in[offset + i])) << (8 * i);
-  }
-  return v;
-}
-
-// c10::Error messages carry a backtrace after the first line; keep the first non-blank line
-// (torch::jit::ErrorReport starts with a newline).
-std::string first_line(const char* what) {
-  const std::string s(what);
-  const auto begin = s.find_first_not_of(" \t\r\n");
-  if (begin == std::string::npos) return "no detail";
-  const auto nl = s.find_first_of("\r\n", begin);
-  return s.substr(begin, nl == std::string::npos ? std::string::npos : nl - begin);
-}
+using TensorMap = std::map<std::string, torch::Tensor>;
 
 std::string optimizer_kind(torch::optim::Optimizer& optimizer) {
   namespace optim = torch::optim;
   if (dynamic_cast<optim::AdamW*>(&optimizer)) return "adamw";
   if (dynamic_cast<optim::Adam*>(&optimizer)) return "adam";
   if (dynamic_cast<optim::SGD*>(&optimizer)) return "sgd";
-  if (dynamic_cast<optim::RMSprop*>(&optimizer)) return "rmsprop";
-  if (dynamic_cast<optim::Adagrad*>(&optimizer)) return "adagrad";
-  if (dynamic_cast<optim::LBFGS*>(&optimizer)) return "lbfgs";
-  throw_internal("save_checkpoint: unsupported optimizer type");
-}
-
-TensorDict tensor_dict(const std::vector<std::pair<std::string, torch::Tensor>>& items) {
-  TensorDict dict;
-  for (const auto& [name, t] : items) dict.insert(name, t.detach().to(torch::kCPU).clone());
-  return dict;
+  throw_internal("save_checkpoint: unsupported optimizer type (adam, adamw and sgd are saved)");
 }
 
 std::vector<std::pair<std::string, torch::Tensor>> named_items(
@@ -81,116 +36,100 @@ std::vector<std::pair<std::string, torch::Tensor>> named_items(
   return out;
 }
 
-// A verified, opened checkpoint: the payload archive and its metadata.
+// A verified, opened checkpoint: its record and the metadata read from it.
 struct Opened {
   std::filesystem::path path;
-  torch::serialize::InputArchive archive;
+  Record record;
   CheckpointMeta meta;
-  TensorDict parameters;
-  TensorDict buffers;
+  TensorMap parameters;
+  TensorMap buffers;
 };
 
 [[noreturn]] void throw_corrupt(const std::filesystem::path& path, const std::string& why) {
   throw_bad_input(fmt::format("{}: corrupt checkpoint ({})", path.string(), why));
 }
 
-c10::IValue read_value(torch::serialize::InputArchive& ar, const std::string& key) {
-  c10::IValue v;
-  if (!ar.try_read(key, v)) throw c10::Error(fmt::format("missing '{}'", key), "");
-  return v;
+TensorMap tensors_under(const Record& r, const std::string& prefix) {
+  TensorMap out;
+  for (const auto& name : r.keys_under(prefix)) out.emplace(name, r.get_tensor(prefix + name));
+  return out;
 }
 
-// Reads, verifies and opens `path`; archive tensors are mapped to `device`.
-std::unique_ptr<Opened> open_checkpoint(const std::filesystem::path& path, torch::Device device) {
+// Reads, verifies and opens `path`.
+std::unique_ptr<Opened> open_checkpoint(const std::filesystem::path& path) {
   std::error_code ec;
   if (!std::filesystem::is_regular_file(path, ec)) {
     throw_bad_input(fmt::format("{}: checkpoint not found", path.string()));
   }
   const std::string bytes = read_file(path);
-  if (bytes.size() < kHeaderSize) {
-    throw_corrupt(path, fmt::format("truncated: {} bytes, the header alone is {}", bytes.size(),
-                                    kHeaderSize));
-  }
-  if (bytes.compare(0, kMagicSize, kCheckpointMagic, kMagicSize) != 0) {
-    throw_bad_input(fmt::format("{}: not a faceid checkpoint (bad magic)", path.string()));
-  }
-  const auto version = get_le(bytes, kMagicSize, 4);
-  if (version != static_cast<uint64_t>(kCheckpointFormatVersion)) {
-    throw_bad_input(fmt::format("{}: checkpoint format version {}, expected {}", path.string(),
-                                version, kCheckpointFormatVersion));
-  }
-  const uint64_t payload_size = get_le(bytes, kMagicSize + 4, 8);
-  const uint64_t checksum = get_le(bytes, kMagicSize + 12, 8);
-  if (bytes.size() - kHeaderSize != payload_size) {
-    throw_corrupt(path, fmt::format("payload is {} bytes, header says {}",
-                                    bytes.size() - kHeaderSize, payload_size));
-  }
-  Fnv1a64 hash;
-  hash.update(bytes.data() + kHeaderSize, payload_size);
-  if (hash.digest() != checksum) throw_corrupt(path, "checksum mismatch");
-
+  const std::string_view payload =
+      unseal(bytes, kCheckpointMagic, kCheckpointFormatVersion, path, kWhat);
   auto out = std::make_unique<Opened>();
   out->path = path;
-  auto& ar = out->archive;
   auto& m = out->meta;
   try {
-    ar.load_from(bytes.data() + kHeaderSize, payload_size, device);
-    if (read_value(ar, "kind").toStringRef() != kKind) throw c10::Error("unexpected kind", "");
-    m.format_version = static_cast<int>(version);
-    m.model.variant = read_value(ar, "model_variant").toStringRef();
-    m.model.embedding_dim = static_cast<int>(read_value(ar, "model_embedding_dim").toInt());
-    m.model.dropout = read_value(ar, "model_dropout").toDouble();
-    m.input_size = static_cast<int>(read_value(ar, "model_input_size").toInt());
-    m.epoch = read_value(ar, "epoch").toInt();
-    m.step = read_value(ar, "step").toInt();
-    m.sampler_state = static_cast<uint64_t>(read_value(ar, "sampler_state").toInt());
-    m.torch_rng_state = read_value(ar, "torch_rng_state").toTensor().to(torch::kCPU);
-    m.config_yaml = read_value(ar, "config_yaml").toStringRef();
-    for (const auto& e : read_value(ar, "metrics").toGenericDict()) {
-      m.metrics[e.key().toStringRef()] = e.value().toDouble();
+    out->record = Record::parse(payload);
+    const Record& r = out->record;
+    if (r.get_string("kind") != kKind) {
+      throw_bad_input(fmt::format("kind is '{}', expected '{}'", r.get_string("kind"), kKind));
     }
-    m.eer_threshold = read_value(ar, "eer_threshold").toDouble();
-    m.optimizer = read_value(ar, "optimizer_kind").toStringRef();
-    out->parameters = c10::impl::toTypedDict<std::string, torch::Tensor>(
-        read_value(ar, "parameters").toGenericDict());
-    out->buffers = c10::impl::toTypedDict<std::string, torch::Tensor>(
-        read_value(ar, "buffers").toGenericDict());
-  } catch (const c10::Error& e) {
-    throw_corrupt(path, first_line(e.what_without_backtrace()));
-  } catch (const Error&) {
-    throw;
-  } catch (const std::exception& e) {
-    // Damaged TorchScript inside a well-formed archive: the unpickler throws
-    // torch::jit::ErrorReport or std::runtime_error, not c10::Error (fuzz_checkpoint finding).
-    throw_corrupt(path, first_line(e.what()));
+    m.format_version = kCheckpointFormatVersion;
+    m.model.variant = r.get_string("model/variant");
+    const int64_t dim = r.get_int("model/embedding_dim");
+    const int64_t side = r.get_int("model/input_size");
+    // Out-of-int range values are clamped so that the model's own range check names them.
+    auto clamp_int = [](int64_t v) {
+      return static_cast<int>(std::clamp<int64_t>(v, std::numeric_limits<int>::min(),
+                                                  std::numeric_limits<int>::max()));
+    };
+    m.model.embedding_dim = clamp_int(dim);
+    m.model.dropout = r.get_double("model/dropout");
+    m.input_size = clamp_int(side);
+    m.epoch = r.get_int("epoch");
+    m.step = r.get_int("step");
+    m.sampler_state = static_cast<uint64_t>(r.get_int("sampler_state"));
+    m.torch_rng_state = r.get_tensor("torch_rng_state");
+    m.config_yaml = r.get_string("config_yaml");
+    for (const auto& name : r.keys_under("metric/")) m.metrics[name] = r.get_double("metric/" + name);
+    m.eer_threshold = r.get_double("eer_threshold");
+    m.optimizer = r.get_string("optimizer/kind");
+    out->parameters = tensors_under(r, "parameter/");
+    out->buffers = tensors_under(r, "buffer/");
+  } catch (const Error& e) {
+    if (e.code() != Errc::bad_input) throw;
+    throw_corrupt(path, e.what());
   }
   return out;
 }
 
-// Checks every name and shape of `expected` against `stored` (both ways), then copies.
+// Checks every name, shape and dtype of `expected` against `stored` (both ways).
 void check_tensors(const Opened& ck, const char* what,
                    const std::vector<std::pair<std::string, torch::Tensor>>& expected,
-                   const TensorDict& stored) {
+                   const TensorMap& stored) {
   for (const auto& [name, t] : expected) {
     const auto it = stored.find(name);
     if (it == stored.end()) {
       throw_bad_input(
           fmt::format("{}: {} {} is missing from the checkpoint", ck.path.string(), what, name));
     }
-    if (it->value().sizes() != t.sizes()) {
+    if (it->second.sizes() != t.sizes()) {
       throw_bad_input(fmt::format("{}: {} {} has shape {} in the checkpoint, expected {}",
-                                  ck.path.string(), what, name, c10::str(it->value().sizes()),
+                                  ck.path.string(), what, name, c10::str(it->second.sizes()),
                                   c10::str(t.sizes())));
     }
+    if (it->second.scalar_type() != t.scalar_type()) {
+      throw_bad_input(fmt::format("{}: {} {} has dtype {} in the checkpoint, expected {}",
+                                  ck.path.string(), what, name,
+                                  c10::toString(it->second.scalar_type()),
+                                  c10::toString(t.scalar_type())));
+    }
   }
-  if (stored.size() != expected.size()) {
-    for (const auto& e : stored) {
-      const bool known = std::any_of(expected.begin(), expected.end(),
-                                     [&](const auto& p) { return p.first == e.key(); });
-      if (!known) {
-        throw_bad_input(
-            fmt::format("{}: unexpected {} {} in the checkpoint", ck.path.string(), what, e.key()));
-      }
+  for (const auto& [name, t] : stored) {
+    const bool known = std::any_of(expected.begin(), expected.end(),
+                                   [&](const auto& p) { return p.first == name; });
+    if (!known) {
+      throw_bad_input(
+          fmt::format("{}: unexpected {} {} in the checkpoint", ck.path.string(), what, name));
     }
   }
 }
@@ -213,58 +152,71 @@ EmbeddingNet build_model(const Opened& ck) {
   }
 }
 
+// The optimiser's per-parameter state lives under optimizer/<group>/<index>/<field>, the
+// parameters numbered as param_groups() lists them. Hyperparameters (lr, betas, momentum) are
+// not stored: they come from the config, and the trainer sets lr every step.
+std::string state_prefix(size_t group, size_t index) {
+  return fmt::format("optimizer/{}/{}/", group, index);
+}
+
+std::string state_key(const torch::Tensor& p) { return c10::guts::to_string(p.unsafeGetTensorImpl()); }
+
+template <typename AdamState>
+void put_adam_state(Record& r, const std::string& prefix, const AdamState& s) {
+  r.put(prefix + "step", static_cast<int64_t>(s.step()));
+  r.put(prefix + "exp_avg", s.exp_avg());
+  r.put(prefix + "exp_avg_sq", s.exp_avg_sq());
+  if (s.max_exp_avg_sq().defined()) r.put(prefix + "max_exp_avg_sq", s.max_exp_avg_sq());
+}
+
+void put_optimizer_state(Record& r, torch::optim::Optimizer& optimizer) {
+  const auto& groups = optimizer.param_groups();
+  for (size_t g = 0; g < groups.size(); ++g) {
+    for (size_t i = 0; i < groups[g].params().size(); ++i) {
+      const auto it = optimizer.state().find(state_key(groups[g].params()[i]));
+      if (it == optimizer.state().end()) continue;  // no step taken for this parameter yet
+      const std::string prefix = state_prefix(g, i);
+      if (const auto* s = dynamic_cast<const torch::optim::AdamWParamState*>(it->second.get())) {
+        put_adam_state(r, prefix, *s);
+      } else if (const auto* a = dynamic_cast<const torch::optim::AdamParamState*>(it->second.get())) {
+        put_adam_state(r, prefix, *a);
+      } else if (const auto* m = dynamic_cast<const torch::optim::SGDParamState*>(it->second.get())) {
+        if (m->momentum_buffer().defined()) r.put(prefix + "momentum_buffer", m->momentum_buffer());
+      } else {
+        throw_internal("save_checkpoint: unsupported optimizer state");
+      }
+    }
+  }
+}
+
 }  // namespace
 
 void save_checkpoint(const std::filesystem::path& path, EmbeddingNet& model,
                      torch::optim::Optimizer* optimizer, const CheckpointMeta& meta) {
-  std::string payload;
-  try {
-    torch::serialize::OutputArchive ar;
-    const auto& mc = model->model_config();
-    ar.write("kind", c10::IValue(std::string(kKind)));
-    ar.write("model_variant", c10::IValue(mc.variant));
-    ar.write("model_embedding_dim", c10::IValue(static_cast<int64_t>(mc.embedding_dim)));
-    ar.write("model_dropout", c10::IValue(mc.dropout));
-    ar.write("model_input_size", c10::IValue(static_cast<int64_t>(model->input_size())));
-    ar.write("epoch", c10::IValue(meta.epoch));
-    ar.write("step", c10::IValue(meta.step));
-    ar.write("sampler_state", c10::IValue(static_cast<int64_t>(meta.sampler_state)));
-    ar.write("torch_rng_state",
-             c10::IValue(meta.torch_rng_state.defined() ? meta.torch_rng_state.to(torch::kCPU)
-                                                        : capture_torch_rng_state()));
-    ar.write("config_yaml", c10::IValue(meta.config_yaml));
-    c10::Dict<std::string, double> metrics;
-    for (const auto& [k, v] : meta.metrics) metrics.insert(k, v);
-    ar.write("metrics", c10::IValue(metrics));
-    ar.write("eer_threshold", c10::IValue(meta.eer_threshold));
-    ar.write("parameters", c10::IValue(tensor_dict(named_items(model->named_parameters()))));
-    ar.write("buffers", c10::IValue(tensor_dict(named_items(model->named_buffers()))));
-    ar.write("optimizer_kind",
-             c10::IValue(optimizer != nullptr ? optimizer_kind(*optimizer) : std::string()));
-    if (optimizer != nullptr) {
-      torch::serialize::OutputArchive opt;
-      optimizer->save(opt);
-      ar.write("optimizer", opt);
-    }
-    std::ostringstream stream;
-    ar.save_to(stream);
-    payload = std::move(stream).str();
-  } catch (const c10::Error& e) {
-    throw_internal(fmt::format("{}: cannot serialize checkpoint: {}", path.string(),
-                               first_line(e.what_without_backtrace())));
-  }
-  Fnv1a64 hash;
-  hash.update(payload.data(), payload.size());
-  std::string file(kCheckpointMagic, kMagicSize);
-  put_le(file, kCheckpointFormatVersion, 4);
-  put_le(file, payload.size(), 8);
-  put_le(file, hash.digest(), 8);
-  file += payload;
-  write_file_atomic(path, file);
+  Record r;
+  const auto& mc = model->model_config();
+  r.put("kind", std::string(kKind));
+  r.put("model/variant", mc.variant);
+  r.put("model/embedding_dim", static_cast<int64_t>(mc.embedding_dim));
+  r.put("model/dropout", mc.dropout);
+  r.put("model/input_size", static_cast<int64_t>(model->input_size()));
+  r.put("epoch", meta.epoch);
+  r.put("step", meta.step);
+  r.put("sampler_state", static_cast<int64_t>(meta.sampler_state));
+  r.put("torch_rng_state",
+        meta.torch_rng_state.defined() ? meta.torch_rng_state : capture_torch_rng_state());
+  r.put("config_yaml", meta.config_yaml);
+  for (const auto& [k, v] : meta.metrics) r.put("metric/" + k, v);
+  r.put("eer_threshold", meta.eer_threshold);
+  for (const auto& [name, t] : named_items(model->named_parameters())) r.put("parameter/" + name, t);
+  for (const auto& [name, t] : named_items(model->named_buffers())) r.put("buffer/" + name, t);
+  r.put("optimizer/kind", optimizer != nullptr ? optimizer_kind(*optimizer) : std::string());
+  if (optimizer != nullptr) put_optimizer_state(r, *optimizer);
+  write_file_atomic(path, seal(kCheckpointMagic, kCheckpointFormatVersion, r.serialize()));
 }
 
 LoadedCheckpoint load_checkpoint(const std::filesystem::path& path, torch::Device device) {
-  const auto ck = open_checkpoint(path, torch::kCPU);
+  const auto ck = open_checkpoint(path);
   LoadedCheckpoint out{ck->meta, build_model(*ck)};
   copy_weights(*ck, out.model);
   out.model->to(device);
@@ -273,11 +225,11 @@ LoadedCheckpoint load_checkpoint(const std::filesystem::path& path, torch::Devic
 }
 
 CheckpointMeta read_checkpoint_meta(const std::filesystem::path& path) {
-  return open_checkpoint(path, torch::kCPU)->meta;
+  return open_checkpoint(path)->meta;
 }
 
 void load_weights_into(const std::filesystem::path& path, EmbeddingNet& model) {
-  const auto ck = open_checkpoint(path, torch::kCPU);
+  const auto ck = open_checkpoint(path);
   const auto& stored = ck->meta.model;
   const auto& want = model->model_config();
   if (stored.variant != want.variant) {
@@ -292,14 +244,7 @@ void load_weights_into(const std::filesystem::path& path, EmbeddingNet& model) {
 }
 
 void load_optimizer_state(const std::filesystem::path& path, torch::optim::Optimizer& optimizer) {
-  torch::Device device = torch::kCPU;
-  for (const auto& group : optimizer.param_groups()) {
-    if (!group.params().empty()) {
-      device = group.params().front().device();
-      break;
-    }
-  }
-  const auto ck = open_checkpoint(path, device);
+  const auto ck = open_checkpoint(path);
   if (ck->meta.optimizer.empty()) {
     throw_bad_input(fmt::format("{}: checkpoint has no optimizer state", path.string()));
   }
@@ -308,18 +253,71 @@ void load_optimizer_state(const std::filesystem::path& path, torch::optim::Optim
     throw_bad_input(fmt::format("{}: optimizer state is {}, expected {}", path.string(),
                                 ck->meta.optimizer, kind));
   }
+  const Record& r = ck->record;
+  const std::string p = path.string();
+  // A state tensor must match its parameter's shape and dtype; it goes to the parameter's device.
+  auto state_tensor = [&](const std::string& key, const torch::Tensor& param) {
+    const torch::Tensor& t = r.get_tensor(key);
+    if (t.sizes() != param.sizes() || t.scalar_type() != param.scalar_type()) {
+      throw_bad_input(fmt::format("{} is {} {}, its parameter {} {}", key,
+                                  c10::toString(t.scalar_type()), c10::str(t.sizes()),
+                                  c10::toString(param.scalar_type()), c10::str(param.sizes())));
+    }
+    return t.to(param.device());
+  };
+  // Build every state first: a refused file leaves the optimiser untouched.
+  std::vector<std::pair<std::string, std::unique_ptr<torch::optim::OptimizerParamState>>> states;
+  std::set<std::string> used{"kind"};
+  const auto& groups = optimizer.param_groups();
   try {
-    torch::serialize::InputArchive opt;
-    ck->archive.read("optimizer", opt);
-    optimizer.load(opt);
-  } catch (const c10::Error& e) {
-    throw_bad_input(fmt::format("{}: optimizer state does not fit this optimizer ({})",
-                                path.string(), first_line(e.what_without_backtrace())));
-  } catch (const Error&) {
-    throw;
-  } catch (const std::exception& e) {
-    throw_corrupt(path, first_line(e.what()));
+    for (size_t g = 0; g < groups.size(); ++g) {
+      for (size_t i = 0; i < groups[g].params().size(); ++i) {
+        const torch::Tensor& param = groups[g].params()[i];
+        const std::string prefix = state_prefix(g, i);
+        const std::string rel = prefix.substr(std::string("optimizer/").size());
+        if (kind == "sgd") {
+          if (!r.has(prefix + "momentum_buffer")) continue;
+          auto s = std::make_unique<torch::optim::SGDParamState>();
+          s->momentum_buffer(state_tensor(prefix + "momentum_buffer", param));
+          used.insert(rel + "momentum_buffer");
+          states.emplace_back(state_key(param), std::move(s));
+          continue;
+        }
+        if (!r.has(prefix + "step")) continue;
+        const int64_t step = r.get_int(prefix + "step");
+        if (step < 0) throw_bad_input(fmt::format("'{}step' is {}", prefix, step));
+        auto fill = [&](auto& s) {
+          s.step(step);
+          s.exp_avg(state_tensor(prefix + "exp_avg", param));
+          s.exp_avg_sq(state_tensor(prefix + "exp_avg_sq", param));
+          if (r.has(prefix + "max_exp_avg_sq")) {
+            s.max_exp_avg_sq(state_tensor(prefix + "max_exp_avg_sq", param));
+            used.insert(rel + "max_exp_avg_sq");
+          }
+          for (const char* f : {"step", "exp_avg", "exp_avg_sq"}) used.insert(rel + f);
+        };
+        if (kind == "adamw") {
+          auto s = std::make_unique<torch::optim::AdamWParamState>();
+          fill(*s);
+          states.emplace_back(state_key(param), std::move(s));
+        } else {
+          auto s = std::make_unique<torch::optim::AdamParamState>();
+          fill(*s);
+          states.emplace_back(state_key(param), std::move(s));
+        }
+      }
+    }
+    for (const auto& key : r.keys_under("optimizer/")) {
+      if (used.count(key) == 0) {
+        throw_bad_input(fmt::format("optimizer state optimizer/{} belongs to no parameter", key));
+      }
+    }
+  } catch (const Error& e) {
+    if (e.code() != Errc::bad_input || std::string_view(e.what()).rfind(p, 0) == 0) throw;
+    throw_bad_input(fmt::format("{}: optimizer state does not fit this optimizer ({})", p, e.what()));
   }
+  optimizer.state().clear();
+  for (auto& [key, s] : states) optimizer.state()[key] = std::move(s);
 }
 
 torch::Tensor capture_torch_rng_state() {

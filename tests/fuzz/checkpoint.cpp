@@ -2,12 +2,12 @@
 //
 // Input: byte 0 picks the mode (b % 3):
 //   0  the rest is the whole file;
-//   1  the rest is the payload (a torch archive), wrapped here in a valid header so that the
-//      mutations reach the archive reader instead of stopping at the checksum;
-//   2  structure-aware: the rest drives the building of a well-formed archive whose entries are
+//   1  the rest is the payload (a Record), wrapped here in a valid header so that the mutations
+//      reach the Record parser instead of stopping at the checksum;
+//   2  structure-aware: the rest drives the building of a well-formed Record whose entries are
 //      each missing, of the wrong type or given a fuzzed value, and whose weights are those of a
-//      real model, of the other variant, with one tensor missing, reshaped or extra -- this
-//      reaches the metadata and weight checks behind the archive reader.
+//      real model, of the other variant, with one tensor missing, reshaped, retyped or extra --
+//      this reaches the metadata and weight checks behind the parser.
 // A real checkpoint is megabytes, too big to commit as a seed: with FACEID_FUZZ_DUMP_SEEDS=DIR
 // set, mode 2 also writes the file it built into DIR as a mode-0 and a mode-1 seed
 // (scripts/fuzz.sh does this once from the committed mode-2 seeds).
@@ -15,7 +15,8 @@
 #include <cstdint>
 #include <cstring>
 #include <limits>
-#include <sstream>
+#include <map>
+#include <type_traits>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -23,12 +24,13 @@
 #include <torch/torch.h>
 
 #include "faceid/model/model.hpp"
+#include "faceid/model/record.hpp"
 #include "faceid/train/checkpoint.hpp"
 #include "fuzz_util.hpp"
 
 namespace {
 
-using TensorDict = c10::Dict<std::string, torch::Tensor>;
+using TensorDict = std::map<std::string, torch::Tensor>;
 
 // Consumes the fuzz input from the front; zeros once it runs out.
 class Bytes {
@@ -40,6 +42,7 @@ class Bytes {
     for (int i = 0; i < 4; ++i) v |= static_cast<uint32_t>(u8()) << (8 * i);
     return v;
   }
+  uint64_t u64() { return u32() | static_cast<uint64_t>(u32()) << 32; }
   double f64() {
     uint64_t bits = 0;
     for (int i = 0; i < 8; ++i) bits |= static_cast<uint64_t>(u8()) << (8 * i);
@@ -73,8 +76,8 @@ Reference reference_weights(const std::string& variant) {
   mc.variant = variant;
   faceid::EmbeddingNet net(mc, reference_side(variant == "faceid_beta"));
   Reference r;
-  for (const auto& p : net->named_parameters()) r.parameters.insert(p.key(), p.value().detach());
-  for (const auto& b : net->named_buffers()) r.buffers.insert(b.key(), b.value().detach());
+  for (const auto& p : net->named_parameters()) r.parameters.emplace(p.key(), p.value().detach());
+  for (const auto& b : net->named_buffers()) r.buffers.emplace(b.key(), b.value().detach());
   return r;
 }
 
@@ -86,67 +89,65 @@ const Reference& reference(bool beta) {
 
 // The weights of the reference, with one fuzzed change.
 TensorDict fuzzed_tensors(const TensorDict& ref, Bytes& in) {
-  TensorDict out;
-  for (const auto& e : ref) out.insert(e.key(), e.value());
-  const uint8_t op = in.u8() % 5;
+  TensorDict out = ref;
+  const uint8_t op = in.u8() % 6;
   const size_t pick = ref.empty() ? 0 : in.u8() % ref.size();
   auto it = ref.begin();
   for (size_t i = 0; i < pick && it != ref.end(); ++i) ++it;
   if (it == ref.end()) return out;
   switch (op) {
-    case 1: static_cast<void>(out.erase(it->key())); break;
-    case 2: out.insert_or_assign(it->key(), torch::zeros({1 + in.u8() % 7})); break;
-    case 3: out.insert(in.str() + "extra", torch::zeros({1})); break;
-    case 4: out.insert_or_assign(it->key(), torch::zeros({}, torch::kInt64)); break;
+    case 1: out.erase(it->first); break;
+    case 2: out[it->first] = torch::zeros({1 + in.u8() % 7}); break;
+    case 3: out[in.str() + "extra"] = torch::zeros({1}); break;
+    case 4: out[it->first] = torch::zeros({}, torch::kInt64); break;
+    case 5: out[it->first] = it->second.to(torch::kFloat64); break;
     default: break;
   }
   return out;
 }
 
 std::string structured_payload(Bytes& in) {
-  torch::serialize::OutputArchive ar;
+  faceid::Record r;
   // Each entry: 0 = missing, 1 = wrong type, otherwise a value.
-  auto entry = [&](const char* key, const c10::IValue& good) {
+  auto entry = [&](const std::string& key, auto good) {
     const uint8_t how = in.u8() % 8;
     if (how == 0) return;
     if (how == 1) {
-      ar.write(key, good.isString() ? c10::IValue(int64_t{7}) : c10::IValue(std::string("x")));
+      if constexpr (std::is_same_v<decltype(good), std::string>) {
+        r.put(key, int64_t{7});
+      } else {
+        r.put(key, std::string("x"));
+      }
       return;
     }
-    ar.write(key, good);
+    r.put(key, good);
   };
-  entry("kind", c10::IValue(in.u8() % 4 == 0 ? in.str() : std::string("faceid.checkpoint")));
+  entry("kind", in.u8() % 4 == 0 ? in.str() : std::string("faceid.checkpoint"));
   const uint8_t v = in.u8() % 4;
   const bool beta = v == 1;
-  entry("model_variant",
-        c10::IValue(v == 0 ? std::string("squeezenet1_1") : v == 1 ? std::string("faceid_beta")
-                                                                   : in.str()));
+  entry("model/variant", v == 0   ? std::string("squeezenet1_1")
+                         : v == 1 ? std::string("faceid_beta")
+                                  : in.str());
   const uint8_t d = in.u8() % 4;
-  entry("model_embedding_dim",
-        c10::IValue(static_cast<int64_t>(d < 2 ? 128 : static_cast<int32_t>(in.u32()))));
-  entry("model_dropout", c10::IValue(in.u8() % 2 == 0 ? 0.2 : in.f64()));
+  entry("model/embedding_dim", d < 2 ? int64_t{128} : static_cast<int64_t>(in.u64()));
+  entry("model/dropout", in.u8() % 2 == 0 ? 0.2 : in.f64());
   const uint8_t s = in.u8() % 4;
-  entry("model_input_size",
-        c10::IValue(static_cast<int64_t>(s < 2 ? reference_side(beta)
-                                               : static_cast<int32_t>(in.u32()))));
-  entry("epoch", c10::IValue(static_cast<int64_t>(in.u32())));
-  entry("step", c10::IValue(static_cast<int64_t>(in.u32())));
-  entry("sampler_state", c10::IValue(static_cast<int64_t>(in.u32())));
-  entry("torch_rng_state", c10::IValue(in.u8() % 2 == 0 ? faceid::capture_torch_rng_state()
-                                                        : torch::zeros({in.u8() % 9})));
-  entry("config_yaml", c10::IValue(in.str()));
-  c10::Dict<std::string, double> metrics;
-  for (int i = in.u8() % 3; i > 0; --i) metrics.insert(in.str(), in.f64());
-  entry("metrics", c10::IValue(metrics));
-  entry("eer_threshold", c10::IValue(in.f64()));
-  entry("optimizer_kind", c10::IValue(in.str()));
+  entry("model/input_size",
+        s < 2 ? static_cast<int64_t>(reference_side(beta)) : static_cast<int64_t>(in.u64()));
+  entry("epoch", static_cast<int64_t>(in.u32()));
+  entry("step", static_cast<int64_t>(in.u32()));
+  entry("sampler_state", static_cast<int64_t>(in.u32()));
+  entry("torch_rng_state",
+        in.u8() % 2 == 0 ? faceid::capture_torch_rng_state() : torch::zeros({in.u8() % 9}));
+  entry("config_yaml", in.str());
+  for (int i = in.u8() % 3; i > 0; --i) r.put("metric/" + in.str(), in.f64());
+  entry("eer_threshold", in.f64());
+  entry("optimizer/kind", in.str());
   const bool other = in.u8() % 4 == 0;  // weights of the other variant
   const Reference& ref = reference(beta != other);
-  entry("parameters", c10::IValue(fuzzed_tensors(ref.parameters, in)));
-  entry("buffers", c10::IValue(fuzzed_tensors(ref.buffers, in)));
-  std::ostringstream stream;
-  ar.save_to(stream);
-  return std::move(stream).str();
+  for (const auto& [name, t] : fuzzed_tensors(ref.parameters, in)) r.put("parameter/" + name, t);
+  for (const auto& [name, t] : fuzzed_tensors(ref.buffers, in)) r.put("buffer/" + name, t);
+  return r.serialize();
 }
 
 }  // namespace

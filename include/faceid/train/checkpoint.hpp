@@ -1,9 +1,10 @@
 // Versioned checkpoints: one self-describing file per save, written atomically.
 //
 // File layout (docs/model.md): a 28-byte header -- magic "FACEIDCK", format version (u32 LE),
-// payload size (u64 LE), FNV-1a 64 checksum of the payload (u64 LE) -- then the payload, a torch
-// archive holding the model config and weights, the optional optimiser state, epoch and step,
-// RNG states, the resolved config YAML, the last metrics and the EER threshold.
+// payload size (u64 LE), FNV-1a 64 checksum of the payload (u64 LE) -- then the payload, a Record
+// (faceid/model/record.hpp: faceid's own format, no pickle or TorchScript) holding the model
+// config and weights, the optional optimiser state, epoch and step, RNG states, the resolved
+// config YAML, the last metrics and the EER threshold.
 //
 // Loading never trusts the file: a missing file, a bad magic or version, a truncated or altered
 // payload, a different model variant or any parameter of another shape is refused with
@@ -24,7 +25,9 @@
 
 namespace faceid {
 
-constexpr int kCheckpointFormatVersion = 1;
+// 2: the payload is a Record. 1 (a torch archive) is refused: libtorch's importer crashes on
+// forged archives (docs/reliability.md, finding 5).
+constexpr int kCheckpointFormatVersion = 2;
 constexpr char kCheckpointMagic[] = "FACEIDCK";  // the file's first 8 bytes
 
 struct CheckpointMeta {
@@ -40,8 +43,8 @@ struct CheckpointMeta {
   std::map<std::string, double> metrics;  // last validation metrics by name
   double eer_threshold = std::numeric_limits<double>::quiet_NaN();  // distance at the EER
                                                                     // (NaN = not measured)
-  std::string optimizer;  // on load: adam | adamw | sgd | rmsprop | adagrad | lbfgs, or "" when
-                          // the file has no optimiser state; ignored on save
+  std::string optimizer;  // on load: adam | adamw | sgd, or "" when the file has no optimiser
+                          // state; ignored on save
 };
 
 // Writes `model` (parameters and buffers), the optimiser state when `optimizer` is not null, and
