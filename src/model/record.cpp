@@ -2,6 +2,7 @@
 
 #include <fmt/format.h>
 
+#include <algorithm>
 #include <cstring>
 #include <limits>
 
@@ -230,6 +231,65 @@ Record Record::parse(std::string_view bytes) {
     throw_bad_input(fmt::format("{} unexpected bytes after the last entry", in.left()));
   }
   return out;
+}
+
+namespace {
+
+using Named = std::vector<std::pair<std::string, torch::Tensor>>;
+
+Named named(const torch::OrderedDict<std::string, torch::Tensor>& d) {
+  Named out;
+  for (const auto& item : d) out.emplace_back(item.key(), item.value());
+  return out;
+}
+
+void check_tensors(const Record& r, const std::string& prefix, const char* kind, const Named& expected,
+                   const std::string& path, const char* what) {
+  for (const auto& [name, t] : expected) {
+    if (!r.has(prefix + name)) {
+      throw_bad_input(fmt::format("{}: {} {} is missing from the {}", path, kind, name, what));
+    }
+    const torch::Tensor& stored = r.get_tensor(prefix + name);
+    if (stored.sizes() != t.sizes()) {
+      throw_bad_input(fmt::format("{}: {} {} has shape {} in the {}, expected {}", path, kind, name,
+                                  c10::str(stored.sizes()), what, c10::str(t.sizes())));
+    }
+    if (stored.scalar_type() != t.scalar_type()) {
+      throw_bad_input(fmt::format("{}: {} {} has dtype {} in the {}, expected {}", path, kind, name,
+                                  c10::toString(stored.scalar_type()), what,
+                                  c10::toString(t.scalar_type())));
+    }
+  }
+  for (const auto& name : r.keys_under(prefix)) {
+    const bool known = std::any_of(expected.begin(), expected.end(),
+                                   [&](const auto& p) { return p.first == name; });
+    if (!known) throw_bad_input(fmt::format("{}: unexpected {} {} in the {}", path, kind, name, what));
+  }
+}
+
+}  // namespace
+
+void put_module_state(Record& record, torch::nn::Module& module) {
+  for (const auto& [name, t] : named(module.named_parameters())) record.put("parameter/" + name, t);
+  for (const auto& [name, t] : named(module.named_buffers())) record.put("buffer/" + name, t);
+}
+
+void load_module_state(const Record& record, torch::nn::Module& module,
+                       const std::filesystem::path& path, const char* what) {
+  const Named params = named(module.named_parameters());
+  const Named buffers = named(module.named_buffers());
+  const std::string p = path.string();
+  try {
+    check_tensors(record, "parameter/", "parameter", params, p, what);
+    check_tensors(record, "buffer/", "buffer", buffers, p, what);
+  } catch (const Error& e) {
+    // The record's own errors ("'parameter/x' is a string, ...") do not name the file yet.
+    if (e.code() != Errc::bad_input || std::string_view(e.what()).rfind(p + ": ", 0) == 0) throw;
+    throw_bad_input(fmt::format("{}: corrupt {} ({})", p, what, e.what()));
+  }
+  torch::NoGradGuard no_grad;
+  for (const auto& [name, t] : params) t.copy_(record.get_tensor("parameter/" + name));
+  for (const auto& [name, t] : buffers) t.copy_(record.get_tensor("buffer/" + name));
 }
 
 std::string seal(const char* magic, uint32_t version, std::string_view payload) {

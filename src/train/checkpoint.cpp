@@ -19,8 +19,6 @@ namespace {
 constexpr char kKind[] = "faceid.checkpoint";
 constexpr char kWhat[] = "checkpoint";
 
-using TensorMap = std::map<std::string, torch::Tensor>;
-
 std::string optimizer_kind(torch::optim::Optimizer& optimizer) {
   namespace optim = torch::optim;
   if (dynamic_cast<optim::AdamW*>(&optimizer)) return "adamw";
@@ -29,30 +27,15 @@ std::string optimizer_kind(torch::optim::Optimizer& optimizer) {
   throw_internal("save_checkpoint: unsupported optimizer type (adam, adamw and sgd are saved)");
 }
 
-std::vector<std::pair<std::string, torch::Tensor>> named_items(
-    const torch::OrderedDict<std::string, torch::Tensor>& d) {
-  std::vector<std::pair<std::string, torch::Tensor>> out;
-  for (const auto& item : d) out.emplace_back(item.key(), item.value());
-  return out;
-}
-
 // A verified, opened checkpoint: its record and the metadata read from it.
 struct Opened {
   std::filesystem::path path;
   Record record;
   CheckpointMeta meta;
-  TensorMap parameters;
-  TensorMap buffers;
 };
 
 [[noreturn]] void throw_corrupt(const std::filesystem::path& path, const std::string& why) {
   throw_bad_input(fmt::format("{}: corrupt checkpoint ({})", path.string(), why));
-}
-
-TensorMap tensors_under(const Record& r, const std::string& prefix) {
-  TensorMap out;
-  for (const auto& name : r.keys_under(prefix)) out.emplace(name, r.get_tensor(prefix + name));
-  return out;
 }
 
 // Reads, verifies and opens `path`.
@@ -93,8 +76,6 @@ std::unique_ptr<Opened> open_checkpoint(const std::filesystem::path& path) {
     for (const auto& name : r.keys_under("metric/")) m.metrics[name] = r.get_double("metric/" + name);
     m.eer_threshold = r.get_double("eer_threshold");
     m.optimizer = r.get_string("optimizer/kind");
-    out->parameters = tensors_under(r, "parameter/");
-    out->buffers = tensors_under(r, "buffer/");
   } catch (const Error& e) {
     if (e.code() != Errc::bad_input) throw;
     throw_corrupt(path, e.what());
@@ -102,46 +83,8 @@ std::unique_ptr<Opened> open_checkpoint(const std::filesystem::path& path) {
   return out;
 }
 
-// Checks every name, shape and dtype of `expected` against `stored` (both ways).
-void check_tensors(const Opened& ck, const char* what,
-                   const std::vector<std::pair<std::string, torch::Tensor>>& expected,
-                   const TensorMap& stored) {
-  for (const auto& [name, t] : expected) {
-    const auto it = stored.find(name);
-    if (it == stored.end()) {
-      throw_bad_input(
-          fmt::format("{}: {} {} is missing from the checkpoint", ck.path.string(), what, name));
-    }
-    if (it->second.sizes() != t.sizes()) {
-      throw_bad_input(fmt::format("{}: {} {} has shape {} in the checkpoint, expected {}",
-                                  ck.path.string(), what, name, c10::str(it->second.sizes()),
-                                  c10::str(t.sizes())));
-    }
-    if (it->second.scalar_type() != t.scalar_type()) {
-      throw_bad_input(fmt::format("{}: {} {} has dtype {} in the checkpoint, expected {}",
-                                  ck.path.string(), what, name,
-                                  c10::toString(it->second.scalar_type()),
-                                  c10::toString(t.scalar_type())));
-    }
-  }
-  for (const auto& [name, t] : stored) {
-    const bool known = std::any_of(expected.begin(), expected.end(),
-                                   [&](const auto& p) { return p.first == name; });
-    if (!known) {
-      throw_bad_input(
-          fmt::format("{}: unexpected {} {} in the checkpoint", ck.path.string(), what, name));
-    }
-  }
-}
-
 void copy_weights(const Opened& ck, EmbeddingNet& model) {
-  const auto params = named_items(model->named_parameters());
-  const auto buffers = named_items(model->named_buffers());
-  check_tensors(ck, "parameter", params, ck.parameters);
-  check_tensors(ck, "buffer", buffers, ck.buffers);
-  torch::NoGradGuard no_grad;
-  for (const auto& [name, t] : params) t.copy_(ck.parameters.at(name));
-  for (const auto& [name, t] : buffers) t.copy_(ck.buffers.at(name));
+  load_module_state(ck.record, *model, ck.path, kWhat);
 }
 
 EmbeddingNet build_model(const Opened& ck) {
@@ -208,8 +151,7 @@ void save_checkpoint(const std::filesystem::path& path, EmbeddingNet& model,
   r.put("config_yaml", meta.config_yaml);
   for (const auto& [k, v] : meta.metrics) r.put("metric/" + k, v);
   r.put("eer_threshold", meta.eer_threshold);
-  for (const auto& [name, t] : named_items(model->named_parameters())) r.put("parameter/" + name, t);
-  for (const auto& [name, t] : named_items(model->named_buffers())) r.put("buffer/" + name, t);
+  put_module_state(r, *model);
   r.put("optimizer/kind", optimizer != nullptr ? optimizer_kind(*optimizer) : std::string());
   if (optimizer != nullptr) put_optimizer_state(r, *optimizer);
   write_file_atomic(path, seal(kCheckpointMagic, kCheckpointFormatVersion, r.serialize()));

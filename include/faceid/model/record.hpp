@@ -56,6 +56,16 @@ class Record {
   std::map<std::string, Value> values_;
 };
 
+// A module's parameters and buffers under parameter/<dotted name> and buffer/<dotted name>.
+void put_module_state(Record& record, torch::nn::Module& module);
+
+// Copies them back into `module` after checking every name, shape and dtype both ways; nothing is
+// copied unless all match. Errc::bad_input "<path>: parameter head.1.weight has shape [512, 2048]
+// in the <what>, expected [512, 4608]", "... is missing from the <what>", "unexpected buffer x in
+// the <what>", "... has dtype Double in the <what>, expected Float".
+void load_module_state(const Record& record, torch::nn::Module& module,
+                       const std::filesystem::path& path, const char* what);
+
 // The sealed file: magic (8 bytes), format version (u32 LE), payload size (u64 LE), FNV-1a 64 of
 // the payload (u64 LE), then the payload. The checksum catches damage, not forgery: what it
 // admits is still parsed defensively.
