@@ -1,5 +1,6 @@
 // train_pad: fit the liveness (presentation-attack detection) model on bona fide frames and the
-// attack frames of synth --attacks, calibrate its threshold, save it atomically.
+// attack frames of synth --attacks (PadNet, a small CNN), calibrate its threshold, save it
+// atomically.
 #include <CLI/CLI.hpp>
 #include <algorithm>
 #include <cmath>
@@ -14,46 +15,75 @@
 #include "faceid/error.hpp"
 #include "faceid/infer/embedder.hpp"
 #include "faceid/io/dataset.hpp"
+#include "faceid/memory.hpp"
 #include "faceid/pad/pad_eval.hpp"
 
+namespace {
+
+std::string rates(const std::vector<double>& bona, const std::vector<std::pair<faceid::AttackType, std::vector<double>>>& attacks,
+                  double threshold) {
+  std::string out = fmt::format("BPCER {:.2f}%", 100 * faceid::bpcer(bona, threshold));
+  for (const auto& [t, s] : attacks) {
+    out += fmt::format(", APCER {} {:.2f}%", faceid::to_string(t), 100 * faceid::apcer(s, threshold));
+  }
+  return out;
+}
+
+}  // namespace
+
 int main(int argc, char** argv) {
-  CLI::App cli{"Train the liveness model (presentation-attack detection): logistic regression on "
-               "depth-geometry, depth-histogram and colour features of the preprocessed face crop, "
-               "bona fide frames of DATA vs attack frames under DATA/attacks/<type>/. Persons are "
-               "split: the fit persons train it, the validation persons are only measured; the "
-               "threshold is set on all bona fide frames to pad.target_bpcer.", "train_pad"};
+  faceid::keep_freed_memory_in_heap();
+  CLI::App cli{"Train the liveness model (presentation-attack detection): PadNet, a small CNN on the "
+               "preprocessed 4-channel face crop, bona fide frames of DATA vs attack frames under "
+               "DATA/attacks/<type>/. Persons are split: the fit persons train it, the validation "
+               "persons choose the epoch and calibrate the threshold to pad.target_bpcer.", "train_pad"};
   std::string data, out, config_path, checkpoint;
   std::vector<std::string> overrides;
   double validation_fraction = 0.2;
-  int threads = 2;
+  int threads = 0;
   faceid::PadTrainOptions train;
   cli.add_option("--data", data, "Dataset root with an attacks/ folder (synth --attacks)")->required();
-  cli.add_option("--out", out, "Model file to write (YAML), e.g. runs/pad.yaml")->required();
+  cli.add_option("--out", out, "Model file to write, e.g. runs/pad.bin")->required();
   auto* c = cli.add_option("--checkpoint", checkpoint,
-                           "Take the preprocessing from this embedding checkpoint (the crops unlock sees)");
-  cli.add_option("--config", config_path, "Config for preprocess.* and pad.* (default: built-in defaults)")
+                           "Take preprocess.* and augment.* from this embedding checkpoint (the crops unlock sees)");
+  cli.add_option("--config", config_path, "Config for preprocess.*, augment.* and pad.* (default: built-in defaults)")
       ->excludes(c);
   cli.add_option("--set", overrides, "Override: section.key=value (repeatable)");
   cli.add_option("--validation-fraction", validation_fraction,
-                 "Fraction of persons kept out of the fit and measured on their own")
+                 "Fraction of persons kept out of the fit (every k-th person)")
       ->check(CLI::Range(0.0, 0.9))->capture_default_str();
-  cli.add_option("--iterations", train.iterations, "Most Newton steps")->check(CLI::Range(1, 1000))
+  cli.add_option("--epochs", train.epochs, "Training epochs")->check(CLI::Range(1, 1000))->capture_default_str();
+  cli.add_option("--batch-size", train.batch_size, "Crops per step, half bona fide, half attacks")
+      ->check(CLI::Range(2, 4096))->capture_default_str();
+  cli.add_option("--lr", train.lr, "Peak learning rate (Adam, cosine decay)")->check(CLI::PositiveNumber)
       ->capture_default_str();
-  cli.add_option("--l2", train.l2, "Weight decay")->check(CLI::NonNegativeNumber)->capture_default_str();
-  cli.add_option("--threads", threads, "Loader threads")->check(CLI::Range(1, 256))->capture_default_str();
+  cli.add_option("--weight-decay", train.weight_decay, "L2 weight decay")->check(CLI::NonNegativeNumber)
+      ->capture_default_str();
+  cli.add_option("--width", train.width, "Channels of PadNet's first block")->check(CLI::Range(4, 128))
+      ->capture_default_str();
+  cli.add_option("--seed", train.seed, "Seed of initialisation, sampling and augmentation")->capture_default_str();
+  cli.add_option("--threads", threads, "CPU threads (0 = all cores)")->check(CLI::Range(0, 256))
+      ->capture_default_str();
   return faceid::run_app(cli, argc, argv, [&] {
     faceid::Config config;
     if (!checkpoint.empty()) {
-      const faceid::Embedder embedder(checkpoint, "cpu", 1);
+      const faceid::Embedder embedder(checkpoint, "cpu", threads);
       const faceid::Config stored = embedder.config();
       config = faceid::parse_config("", "<defaults>", overrides);
       config.preprocess = stored.preprocess;
+      config.augment = stored.augment;
     } else {
       config = config_path.empty() ? faceid::parse_config("", "<defaults>", overrides)
                                    : faceid::load_config(config_path, overrides);
     }
     train.target_bpcer = config.pad.target_bpcer;
-    config.data.workers = threads;
+    train.augment = config.augment;
+    train.threads = threads;
+    train.log = [](const std::string& line) {
+      std::printf("train_pad: %s\n", line.c_str());
+      std::fflush(stdout);
+    };
+    config.data.workers = std::max(1, threads);
 
     const faceid::Dataset live = faceid::scan_dataset(data);
     const std::vector<faceid::AttackType> types = faceid::attack_types_in(data);
@@ -69,38 +99,51 @@ int main(int argc, char** argv) {
     if (fit.empty()) faceid::throw_bad_input(fmt::format("{}: no persons left to fit on", data));
 
     std::vector<faceid::SkippedFrame> skipped;
-    const auto bona = faceid::load_pad_features(live, fit, config.data, config.preprocess, &skipped);
-    const auto bona_val = faceid::load_pad_features(live, val, config.data, config.preprocess, &skipped);
-    std::vector<faceid::PadFeatures> attacks;
-    std::vector<std::pair<faceid::AttackType, std::vector<faceid::PadFeatures>>> attacks_val;
+    auto load = [&](const faceid::Dataset& set, const std::vector<std::string>& persons) {
+      return faceid::load_pad_frames(set, persons, config.data, config.preprocess, &skipped);
+    };
+    const faceid::FrameStore bona_fit = load(live, fit);
+    const faceid::FrameStore bona_val = load(live, val);
+    std::vector<std::pair<faceid::AttackType, faceid::FrameStore>> attacks_fit, attacks_val;
     for (faceid::AttackType t : types) {
       const faceid::Dataset set = faceid::scan_dataset(faceid::attack_dataset_root(data, t));
-      const auto f = faceid::load_pad_features(set, fit, config.data, config.preprocess, &skipped);
-      attacks.insert(attacks.end(), f.begin(), f.end());
-      attacks_val.emplace_back(t, faceid::load_pad_features(set, val, config.data, config.preprocess, &skipped));
+      attacks_fit.emplace_back(t, load(set, fit));
+      attacks_val.emplace_back(t, load(set, val));
+    }
+    faceid::PadSamples fit_set{faceid::crops_of(bona_fit), {}}, val_set{faceid::crops_of(bona_val), {}};
+    for (const auto& [t, store] : attacks_fit) {
+      for (const auto* crop : faceid::crops_of(store)) fit_set.attacks.push_back(crop);
+    }
+    for (const auto& [t, store] : attacks_val) {
+      for (const auto* crop : faceid::crops_of(store)) val_set.attacks.push_back(crop);
     }
     std::printf("train_pad: %zu fit persons (%zu bona fide, %zu attack frames), %zu validation persons "
-                "(%zu bona fide frames), %zu frames with no face\n",
-                fit.size(), bona.size(), attacks.size(), val.size(), bona_val.size(), skipped.size());
+                "(%zu bona fide, %zu attack frames), %zu frames with no face\n",
+                fit.size(), fit_set.bona_fide.size(), fit_set.attacks.size(), val.size(),
+                val_set.bona_fide.size(), val_set.attacks.size(), skipped.size());
 
     const faceid::PadModel model =
-        faceid::PadModel::train(bona, attacks, bona_val, config.preprocess, config.pad, train);
+        faceid::PadModel::train(fit_set, val_set, config.preprocess, config.pad, train);
     const faceid::LivenessDetector detector(model, config.pad, config.preprocess);
-    auto scores = [&](const std::vector<faceid::PadFeatures>& fs) {
+    auto scores = [&](const std::vector<const faceid::FaceCrop*>& crops) {
       std::vector<double> s;
-      for (const auto& f : fs) s.push_back(detector.score(f));
+      for (const auto& d : detector.assess(crops)) s.push_back(d.score);
       return s;
     };
+    auto by_type = [&](const std::vector<std::pair<faceid::AttackType, faceid::FrameStore>>& sets) {
+      std::vector<std::pair<faceid::AttackType, std::vector<double>>> out;
+      for (const auto& [t, store] : sets) out.emplace_back(t, scores(faceid::crops_of(store)));
+      return out;
+    };
     const double th = detector.threshold();
-    std::printf("train_pad: threshold %.6f (BPCER <= %.4f on all bona fide frames)\n", model.calibrated_threshold(),
-                config.pad.target_bpcer);
-    std::printf("  fit:         BPCER %.2f%%, APCER (all attacks) %.2f%%\n", 100 * faceid::bpcer(scores(bona), th),
-                100 * faceid::apcer(scores(attacks), th));
-    std::printf("  validation:  BPCER %.2f%%", 100 * faceid::bpcer(scores(bona_val), th));
-    for (const auto& [t, fs] : attacks_val) {
-      std::printf(", APCER %s %.2f%%", faceid::to_string(t), 100 * faceid::apcer(scores(fs), th));
+    std::printf("train_pad: PadNet width %d (%lld parameters), threshold %.6f (calibrated on the %s frames: "
+                "BPCER <= %.4f, then the middle of the gap to the attack scores below)\n",
+                model.width(), static_cast<long long>(model.parameter_count()), model.calibrated_threshold(),
+                val_set.bona_fide.size() >= 20 ? "validation" : "fit", config.pad.target_bpcer);
+    std::printf("  fit:         %s\n", rates(scores(fit_set.bona_fide), by_type(attacks_fit), th).c_str());
+    if (!val_set.bona_fide.empty()) {
+      std::printf("  validation:  %s\n", rates(scores(val_set.bona_fide), by_type(attacks_val), th).c_str());
     }
-    std::printf("\n");
     model.save(out);
     std::printf("train_pad: wrote %s\n", out.c_str());
     return faceid::kExitOk;

@@ -9,6 +9,7 @@
 #include "faceid/fs.hpp"
 #include "faceid/infer/unlock_policy.hpp"
 #include "faceid/io/dataset.hpp"
+#include "faceid/model/record.hpp"
 #include "faceid/pad/pad.hpp"
 #include "faceid/pad/pad_metrics.hpp"
 #include "faceid/preprocess/preprocess.hpp"
@@ -17,7 +18,6 @@
 #include "test_util.hpp"
 
 namespace fs = std::filesystem;
-using faceid::PadFeatures;
 
 namespace {
 
@@ -67,19 +67,47 @@ faceid::FaceCrop synthetic_crop(const faceid::PreprocessConfig& pp, double (*z)(
   return c;
 }
 
-// A model whose learned part always answers 0.5 (all weights 0), threshold 0.4: only the
-// geometric check decides.
-faceid::PadModel constant_model(const fs::path& dir, const faceid::PreprocessConfig& pp) {
-  std::string text = fmt::format(
-      "format: faceid-pad\nversion: 2\npreprocess_fingerprint: {}\nthreshold: 0.4\nmin_relief_mm: 2.5\n"
-      "bias: 0\nfeatures:\n",
-      faceid::preprocess_fingerprint(pp));
-  for (int k = 0; k < faceid::kPadFeatureCount; ++k) {
-    text += fmt::format("  - {{name: {}, mean: 0, scale: 1, weight: 0, square_weight: 0}}\n",
-                        faceid::pad_feature_name(k));
+// Crops of 64 px: "bona fide" with a warm, varied colour and a face-like bump, "attacks" a
+// uniform grey with the same bump. Deterministic in (i).
+faceid::FaceCrop toy_crop(const faceid::PreprocessConfig& pp, bool live, int i) {
+  faceid::FaceCrop c = synthetic_crop(pp, [](double x, double y) { return -40.0 * std::exp(-(x * x + y * y) / 3000.0); });
+  for (int k = 0; k < 64 * 64; ++k) {
+    const float wobble = 0.3f * static_cast<float>(std::sin(0.37 * (k + 11 * i)));
+    c.channel(0)[k] = live ? 1.0f + wobble : 0.1f;
+    c.channel(1)[k] = live ? -0.3f - wobble : 0.1f;
+    c.channel(2)[k] = live ? -0.5f : 0.1f;
   }
-  faceid::write_file_atomic(dir / "constant.yaml", text);
-  return faceid::PadModel::load(dir / "constant.yaml");
+  return c;
+}
+
+faceid::PadSamples samples_of(const std::vector<faceid::FaceCrop>& bona, const std::vector<faceid::FaceCrop>& attacks) {
+  faceid::PadSamples s;
+  for (const auto& c : bona) s.bona_fide.push_back(&c);
+  for (const auto& c : attacks) s.attacks.push_back(&c);
+  return s;
+}
+
+// A model whose learned part always answers 0.5 (PadNet's last layer zeroed), threshold 0.4:
+// only the geometric check decides. Made by editing a trained model's file.
+faceid::PadModel constant_model(const fs::path& dir, const faceid::PreprocessConfig& pp) {
+  const faceid::FaceCrop a = crop_of(attack_dataset() / "synth_00004", pp);
+  const faceid::FaceCrop b = crop_of(attack_dataset() / "attacks" / "photo" / "synth_00004", pp);
+  faceid::PadTrainOptions opt;
+  opt.epochs = 1;
+  opt.batch_size = 2;
+  opt.width = 4;
+  opt.augment.enabled = false;
+  faceid::PadConfig pad;
+  const faceid::PadModel trained = faceid::PadModel::train({{&a}, {&b}}, {}, pp, pad, opt);
+  trained.save(dir / "trained.bin");
+  const std::string bytes = faceid::read_file(dir / "trained.bin");
+  faceid::Record r = faceid::Record::parse(std::string_view(bytes).substr(faceid::kSealedHeaderSize));
+  r.put("parameter/head.weight", torch::zeros_like(r.get_tensor("parameter/head.weight")));
+  r.put("parameter/head.bias", torch::zeros_like(r.get_tensor("parameter/head.bias")));
+  r.put("threshold", 0.4);
+  faceid::write_file_atomic(dir / "constant.bin", faceid::seal(faceid::PadModel::kMagic,
+                                                              faceid::PadModel::kFormatVersion, r.serialize()));
+  return faceid::PadModel::load(dir / "constant.bin");
 }
 
 }  // namespace
@@ -101,6 +129,14 @@ TEST_CASE("pad: APCER, BPCER and the BPCER threshold on known lists", "[pad]") {
   CHECK(faceid::threshold_for_bpcer(bona, 1.0) == 0.99);
   CHECK(faceid::test::bad_input_message([&] { faceid::threshold_for_bpcer(bona, 1.5); }).find("1.5") !=
         std::string::npos);
+
+  // The calibrated threshold: T = 0.4 (BPCER 20 %); the highest attack score below it is 0.1;
+  // the middle in logit space is sigmoid((logit 0.1 + logit 0.4) / 2) = 0.21394 (APCER unchanged).
+  CHECK(faceid::margin_threshold(bona, attacks, 0.2) == Approx(0.213939).epsilon(1e-5));
+  CHECK(faceid::apcer(attacks, faceid::margin_threshold(bona, attacks, 0.2)) == faceid::apcer(attacks, 0.4));
+  // No attack below T: the gap reaches down to 0 (probability 1e-6).
+  CHECK(faceid::margin_threshold({0.99, 0.995}, {0.999}, 0.0) == Approx(0.0098519).epsilon(1e-4));
+  CHECK(faceid::margin_threshold({0.5}, {0.5}, 0.0) == Approx(0.000999).epsilon(1e-3));
 
   // IAPAR: live (score >= 0.5) and distance <= 0.3; NaN distance = no face.
   const double nan = std::numeric_limits<double>::quiet_NaN();
@@ -214,47 +250,97 @@ TEST_CASE("pad: a flat photo of an enrolled user is rejected, the live user is a
 }
 
 TEST_CASE("pad: training separates the classes, calibrates, saves and loads", "[pad]") {
-  const faceid::PreprocessConfig pp;
+  faceid::PreprocessConfig pp;
+  pp.input_size = 64;
   faceid::PadConfig pad;
   pad.target_bpcer = 0.1;
-  // Bona fide: relief 6..8 mm and warm colour; attacks: relief 1..2 mm (below the gate) or a
-  // grey uniform colour with relief.
-  std::vector<PadFeatures> bona, attacks, cal;
-  for (int i = 0; i < 40; ++i) {
-    PadFeatures b{}, a{};
-    b[1] = 6 + 0.05f * static_cast<float>(i);
-    b[17] = 0.08f + 0.001f * static_cast<float>(i % 7);
-    b[19] = 0.04f;
-    a[1] = i % 2 ? 1.5f : 6.5f;
-    a[17] = 0.0f + 0.001f * static_cast<float>(i % 5);
-    a[19] = 0.01f;
-    (i % 4 == 3 ? cal : bona).push_back(b);
-    attacks.push_back(a);
+  std::vector<faceid::FaceCrop> bona, attacks, val_bona, val_attacks, flat;
+  for (int i = 0; i < 32; ++i) {
+    bona.push_back(toy_crop(pp, true, i));
+    attacks.push_back(toy_crop(pp, false, i));
+  }
+  for (int i = 100; i < 124; ++i) {
+    val_bona.push_back(toy_crop(pp, true, i));
+    val_attacks.push_back(toy_crop(pp, false, i));
   }
   faceid::PadTrainOptions opt;
-  const faceid::PadModel m = faceid::PadModel::train(bona, attacks, cal, pp, pad, opt);
-  for (const auto& b : bona) CHECK(m.learned_score(b) > 0.9);
-  for (const auto& a : attacks) CHECK(m.learned_score(a) < 0.1);
+  opt.epochs = 15;
+  opt.batch_size = 16;
+  opt.width = 8;
+  opt.lr = 5e-3;
+  opt.threads = 1;
+  opt.augment.enabled = false;
+  std::vector<std::string> lines;
+  opt.log = [&lines](const std::string& l) { lines.push_back(l); };
+  const faceid::PadModel m =
+      faceid::PadModel::train(samples_of(bona, attacks), samples_of(val_bona, val_attacks), pp, pad, opt);
+  REQUIRE(lines.size() == 15);
+  CHECK_THAT(lines[0], Catch::StartsWith("epoch 1/15 loss "));
+  CHECK_THAT(lines[0], Catch::Contains("validation loss"));
+  const auto val = samples_of(val_bona, val_attacks);
+  for (double p : m.learned_scores(val.bona_fide)) CHECK(p > 0.8);
+  for (double p : m.learned_scores(val.attacks)) CHECK(p < 0.2);
   CHECK(m.calibrated_threshold() > 0.5);
   CHECK(m.calibrated_threshold() <= 1.0);
-  CHECK(faceid::liveness_score(m, attacks[1], pad.min_relief_mm) == 0.0);  // relief 1.5 mm: gated
+  CHECK(m.width() == 8);
+  // The geometric gate: a flat crop scores 0 whatever the network says.
+  const faceid::FaceCrop sheet = synthetic_crop(pp, [](double, double) { return 0.0; });
+  const faceid::DepthGeometry g = faceid::fit_depth_geometry(sheet, pp);
+  CHECK(faceid::liveness_score(0.99, g, pad.min_relief_mm) == 0.0);
+  CHECK(faceid::liveness_score(0.99, faceid::fit_depth_geometry(bona[0], pp), pad.min_relief_mm) == 0.99);
 
+  // Save and load: the same scores, bit for bit.
   const fs::path dir = faceid::test::scratch_dir("pad-model");
-  m.save(dir / "pad.yaml");
-  const faceid::PadModel back = faceid::PadModel::load(dir / "pad.yaml");
+  m.save(dir / "pad.bin");
+  const faceid::PadModel back = faceid::PadModel::load(dir / "pad.bin");
   CHECK(back.calibrated_threshold() == m.calibrated_threshold());
-  for (const auto& b : cal) CHECK(back.learned_score(b) == m.learned_score(b));
-  // Another preprocessing: refused; a broken file: named.
+  CHECK(back.learned_scores(val.bona_fide) == m.learned_scores(val.bona_fide));
+  CHECK(back.learned_scores(val.attacks) == m.learned_scores(val.attacks));
+
+  // Another preprocessing: refused.
   faceid::PreprocessConfig other = pp;
   other.crop_mm = 200;
   CHECK(faceid::test::bad_input_message([&] { faceid::LivenessDetector(back, pad, other); }).find("preprocessing") !=
         std::string::npos);
-  std::string text = faceid::read_file(dir / "pad.yaml");
-  text.replace(text.find("version: 2"), 10, "version: 9");
-  faceid::write_file_atomic(dir / "bad.yaml", text);
-  CHECK(faceid::test::bad_input_message([&] { faceid::PadModel::load(dir / "bad.yaml"); }).find("bad.yaml") !=
-        std::string::npos);
+  // Damaged and foreign files: refused, naming the file.
+  const std::string bytes = faceid::read_file(dir / "pad.bin");
+  const std::string bad = (dir / "bad.bin").string();
+  auto load_message = [&](const std::string& content) {
+    faceid::write_file_atomic(bad, content);
+    return faceid::test::bad_input_message([&] { faceid::PadModel::load(bad); });
+  };
+  std::string flipped = bytes;
+  flipped[bytes.size() / 2] ^= 0x10;
+  CHECK(load_message(flipped) == bad + ": corrupt liveness model (checksum mismatch)");
+  CHECK(load_message(bytes.substr(0, 100)) ==
+        bad + ": corrupt liveness model (payload is 72 bytes, header says " +
+            std::to_string(bytes.size() - faceid::kSealedHeaderSize) + ")");
+  CHECK(load_message("format: faceid-pad\nversion: 2\n") ==
+        bad + ": a liveness model of the old YAML format (logistic regression, version 2); this build reads "
+              "version 3: retrain it with train_pad");
+  CHECK(load_message(faceid::read_file(dir / "pad.bin").replace(0, 8, "FACEIDCK")) ==
+        bad + ": not a faceid liveness model (bad magic)");
+  faceid::Record r = faceid::Record::parse(std::string_view(bytes).substr(faceid::kSealedHeaderSize));
+  auto resealed = [&](const faceid::Record& rec) {
+    return faceid::seal(faceid::PadModel::kMagic, faceid::PadModel::kFormatVersion, rec.serialize());
+  };
+  faceid::Record nan_weights = r;
+  nan_weights.put("parameter/head.bias", torch::full({1}, std::numeric_limits<float>::quiet_NaN()));
+  CHECK(load_message(resealed(nan_weights)) ==
+        bad + ": corrupt liveness model (parameter head.bias holds NaN or infinity)");
+  faceid::Record wide = r;
+  wide.put("width", int64_t{16});
+  CHECK_THAT(load_message(resealed(wide)),
+             Catch::StartsWith(bad + ": parameter blocks.0.weight has shape [8, 4, 3, 3] in the liveness model, "
+                                     "expected [16, 4, 3, 3]"));
+  faceid::Record threshold = r;
+  threshold.put("threshold", 1.5);
+  CHECK(load_message(resealed(threshold)) == bad + ": corrupt liveness model (threshold 1.5 outside [0, 1])");
+  CHECK(faceid::test::bad_input_message([&] { faceid::PadModel::load(dir / "missing.bin"); }) ==
+        (dir / "missing.bin").string() + ": liveness model does not exist");
+
+  // A class missing from the fit set.
   CHECK(faceid::test::bad_input_message([&] {
-          faceid::PadModel::train({}, attacks, {}, pp, pad, opt);
-        }).find("bona fide") != std::string::npos);
+          faceid::PadModel::train(samples_of({}, attacks), {}, pp, pad, opt);
+        }) == "train_pad: the fit persons need bona fide and attack frames (got 0 and 32)");
 }

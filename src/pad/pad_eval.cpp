@@ -44,15 +44,19 @@ std::vector<AttackType> attack_types_in(const std::filesystem::path& root) {
   return out;
 }
 
-std::vector<PadFeatures> load_pad_features(const Dataset& dataset, const std::vector<std::string>& persons,
-                                           const DataConfig& data, const PreprocessConfig& preprocess,
-                                           std::vector<SkippedFrame>* skipped) {
-  const FrameStore store = load_store(dataset, persons, data, preprocess);
-  std::vector<PadFeatures> out;
-  out.reserve(store.size());
-  for (const auto& f : store.frames()) out.push_back(pad_features(f.crop, preprocess));
+FrameStore load_pad_frames(const Dataset& dataset, const std::vector<std::string>& persons,
+                           const DataConfig& data, const PreprocessConfig& preprocess,
+                           std::vector<SkippedFrame>* skipped) {
+  FrameStore store = load_store(dataset, persons, data, preprocess);
   if (skipped) skipped->insert(skipped->end(), store.skipped().begin(), store.skipped().end());
-  return out;
+  return store;
+}
+
+std::vector<const FaceCrop*> crops_of(const FrameStore& store) {
+  std::vector<const FaceCrop*> crops;
+  crops.reserve(store.size());
+  for (const auto& f : store.frames()) crops.push_back(&f.crop);
+  return crops;
 }
 
 PadReport evaluate_presentation_attacks(const Embedder& embedder, const LivenessDetector& detector,
@@ -63,15 +67,14 @@ PadReport evaluate_presentation_attacks(const Embedder& embedder, const Liveness
   // A policy only for its distance (validates the unlock config and the threshold).
   const UnlockPolicy policy(unlock, match_threshold, false);
   auto embed_store = [&](const FrameStore& store) {
-    std::vector<const FaceCrop*> crops;
-    crops.reserve(store.size());
-    for (const auto& f : store.frames()) crops.push_back(&f.crop);
+    const std::vector<const FaceCrop*> crops = crops_of(store);
     return crops.empty() ? Embeddings() : embedder.embed(crops);
   };
 
   // Bona fide: enroll, then the other frames are attempts.
   const FrameStore live = load_store(dataset, persons, data, pp);
   const Embeddings live_emb = embed_store(live);
+  const std::vector<PadDecision> live_pad = detector.assess(crops_of(live));
   std::vector<FrameRef> refs;
   refs.reserve(live.size());
   for (const auto& f : live.frames()) refs.push_back(f.ref);
@@ -90,7 +93,7 @@ PadReport evaluate_presentation_attacks(const Embedder& embedder, const Liveness
     }
     for (size_t r : rows) {
       if (std::find(chosen.begin(), chosen.end(), r) != chosen.end()) continue;
-      bona_scores.push_back(detector.assess(live.frame(r).crop).score);
+      bona_scores.push_back(live_pad[r].score);
       bona_distances.push_back(policy.distance(user, live_emb.row(static_cast<Eigen::Index>(r))));
     }
   }
@@ -104,11 +107,12 @@ PadReport evaluate_presentation_attacks(const Embedder& embedder, const Liveness
     const Dataset attack_set = scan_dataset(attack_dataset_root(dataset.root, type));
     const FrameStore store = load_store(attack_set, enrolled, data, pp);
     const Embeddings emb = embed_store(store);
+    const std::vector<PadDecision> pad = detector.assess(crops_of(store));
     AttackPresentations a;
     a.type = to_string(type);
     for (size_t i = 0; i < store.size(); ++i) {
       const StoredFrame& f = store.frame(i);
-      a.scores.push_back(detector.assess(f.crop).score);
+      a.scores.push_back(pad[i].score);
       a.distances.push_back(policy.distance(users.at(f.ref.identity), emb.row(static_cast<Eigen::Index>(i))));
     }
     for (size_t i = 0; i < store.skipped().size(); ++i) {

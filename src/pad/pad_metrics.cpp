@@ -34,6 +34,21 @@ double threshold_for_bpcer(std::vector<double> scores, double target) {
   return scores[std::min(allowed, scores.size() - 1)];
 }
 
+double margin_threshold(const std::vector<double>& bona_fide_scores, const std::vector<double>& attack_scores,
+                        double target_bpcer) {
+  const double high = threshold_for_bpcer(bona_fide_scores, target_bpcer);
+  double below = 0;
+  for (double a : attack_scores) {
+    if (a < high) below = std::max(below, a);
+  }
+  auto logit = [](double p) {
+    const double q = std::clamp(p, 1e-6, 1.0 - 1e-6);
+    return std::log(q / (1.0 - q));
+  };
+  const double mid = 0.5 * (logit(below) + logit(high));
+  return std::max(1e-6, std::min(high, 1.0 / (1.0 + std::exp(-mid))));
+}
+
 PadReport pad_report(const std::vector<double>& bona_fide_scores,
                      const std::vector<double>& bona_fide_distances,
                      const std::vector<AttackPresentations>& attacks, double threshold,

@@ -3,16 +3,17 @@
 //   geometric  the depth of the face region fitted with a quadric z = f(x, y) in millimetres: a
 //              photo or a screen, flat or bent, fits it to within the sensor noise; a face does
 //              not (nose, eye sockets, mouth). Passes when the RMS residual >= pad.min_relief_mm.
-//   learned    a logistic regression, trained by train_pad on bona fide vs attack frames, over
-//              geometric, depth-histogram and colour features (pad_features).
+//   learned    PadNet, a small CNN on the whole 4-channel crop (colour + depth), trained by
+//              train_pad on bona fide vs attack frames: what a mask gets wrong (one material
+//              colour, no lips or brows, eye holes) is spatial, not a global statistic.
 //   score      = learned probability when the geometric check passes, else 0;
 //   live       = score >= threshold (pad.threshold, or the model's calibrated one when < 0).
-// Torch-free.
 #pragma once
 
-#include <array>
 #include <cstdint>
 #include <filesystem>
+#include <functional>
+#include <memory>
 #include <string>
 #include <vector>
 
@@ -35,69 +36,78 @@ struct DepthGeometry {
 // 70% of the crop, within +-120 mm of the head depth). Fewer than 30 points: all zeros.
 DepthGeometry fit_depth_geometry(const FaceCrop& crop, const PreprocessConfig& preprocess);
 
-constexpr int kPadGrid = 4;  // the face window's colour layout: kPadGrid x kPadGrid cells
-constexpr int kPadFeatureCount = 26 + 3 * kPadGrid * kPadGrid;
-using PadFeatures = std::array<float, kPadFeatureCount>;
-
-// The learned part's inputs, from the crop alone; pad_feature_name(i) names feature i.
-PadFeatures pad_features(const FaceCrop& crop, const PreprocessConfig& preprocess);
-const char* pad_feature_name(int i);
-
-// What train_pad needs besides the features.
+// What train_pad needs besides the crops. The augmentation is the embedder's (augment.*).
 struct PadTrainOptions {
-  int iterations = 50;        // at most this many Newton steps (it stops when converged)
-  double l2 = 0.05;           // weight decay (the loss is a class-balanced mean); strong, as
-                               // persons are few and the model must generalise to new ones
-  double target_bpcer = 0.01; // calibrate the threshold to this BPCER on the calibration frames
+  int epochs = 12;
+  int batch_size = 64;          // half bona fide, half attacks
+  double lr = 2e-3;             // Adam, cosine decay to 0 over the epochs
+  double weight_decay = 5e-4;
+  int width = 16;               // channels of PadNet's first block (then 2x, 4x, 4x)
+  int64_t seed = 1;
+  int threads = 0;              // CPU threads (0 = all cores)
+  AugmentConfig augment;
+  double target_bpcer = 0.005;  // calibrate the threshold to this BPCER
+  std::function<void(const std::string&)> log;  // one line per epoch, when set
 };
 
-// Logistic regression on standardised PadFeatures z and their squares z^2 (a quadratic decision
-// surface: e.g. "too uniform" and "too varied" colour can both be attacks), plus the threshold calibrated at training and
-// the preprocessing it was trained with (a model only applies to crops made the same way).
+// Bona fide and attack crops of one set of persons (pointers into a FrameStore).
+struct PadSamples {
+  std::vector<const FaceCrop*> bona_fide;
+  std::vector<const FaceCrop*> attacks;
+};
+
+// The learned part: PadNet's weights, the threshold calibrated at training, the geometric gate it
+// was calibrated with and the preprocessing it was trained on (a model only applies to crops made
+// the same way). Immutable once trained or loaded; copies share the network.
 class PadModel {
  public:
-  static constexpr int kFormatVersion = 2;
+  static constexpr int kFormatVersion = 3;  // 3: sealed Record with PadNet; 2 and 1 were YAML
+  static constexpr char kMagic[] = "FACEIDPD";
 
-  PadModel() = default;
+  PadModel();
+  ~PadModel();
+  PadModel(const PadModel&);
+  PadModel& operator=(const PadModel&);
 
-  // Fits on bona fide (label 1) and attack (label 0) features, classes weighted equally, then
-  // sets the threshold so that the BPCER of the bona fide frames, training and calibration
-  // together, is <= target_bpcer. Errc::bad_input when a class is empty.
-  static PadModel train(const std::vector<PadFeatures>& bona_fide, const std::vector<PadFeatures>& attacks,
-                        const std::vector<PadFeatures>& calibration_bona_fide,
+  // Trains PadNet on `fit` (classes balanced in every batch) and keeps the epoch with the lowest
+  // APCER at BPCER <= 1 % on `validation`, ties broken by the class-balanced loss (the last
+  // epoch when validation lacks a class). Calibration, on the validation frames (the fit ones
+  // when there are fewer than 20 validation bona fide frames): T = the highest threshold with
+  // BPCER <= options.target_bpcer; the threshold is the middle, in logit space, between T and
+  // the highest attack score below T -- the same calibration APCER as T, with a margin on both
+  // sides. Errc::bad_input when fit lacks a class.
+  static PadModel train(const PadSamples& fit, const PadSamples& validation,
                         const PreprocessConfig& preprocess, const PadConfig& pad,
                         const PadTrainOptions& options);
 
-  // The learned probability of bona fide, in [0, 1].
-  double learned_score(const PadFeatures& features) const;
+  // The learned probability of bona fide, in [0, 1], of each crop (batched, no gradients).
+  std::vector<double> learned_scores(const std::vector<const FaceCrop*>& crops) const;
+  double learned_score(const FaceCrop& crop) const { return learned_scores({&crop}).front(); }
 
-  // Text (YAML) file, written atomically. load: Errc::bad_input naming the file when it is
-  // missing, of another version or malformed.
+  // A sealed file (magic FACEIDPD, version, size, FNV-1a 64; a Record inside), written
+  // atomically. load: Errc::bad_input naming the file when it is missing, of another format or
+  // version, corrupt, or its weights do not fit PadNet.
   void save(const std::filesystem::path& path) const;
   static PadModel load(const std::filesystem::path& path);
 
-  double calibrated_threshold() const { return threshold_; }
-  double min_relief_mm() const { return min_relief_mm_; }
-  uint64_t preprocess_fingerprint() const { return preprocess_fingerprint_; }
-  const std::array<double, kPadFeatureCount>& weights() const { return weights_; }
-  const std::array<double, kPadFeatureCount>& square_weights() const { return weights2_; }
+  double calibrated_threshold() const;
+  double min_relief_mm() const;
+  uint64_t preprocess_fingerprint() const;
+  int width() const;
+  int64_t parameter_count() const;
 
  private:
-  std::array<double, kPadFeatureCount> mean_{}, scale_{}, weights_{}, weights2_{};
-  double bias_ = 0;
-  double threshold_ = 0.5;
-  double min_relief_mm_ = 0;   // the geometric gate the threshold was calibrated with
-  uint64_t preprocess_fingerprint_ = 0;
+  struct Impl;
+  std::shared_ptr<Impl> impl_;
 };
 
-// The liveness score from features: the learned probability when the geometric check passes
-// (features[1], the quadric relief, >= min_relief_mm), else 0.
-double liveness_score(const PadModel& model, const PadFeatures& features, double min_relief_mm);
+// The liveness score: the learned probability when the geometric check passes, else 0.
+double liveness_score(double learned, const DepthGeometry& geometry, double min_relief_mm);
 
 struct PadDecision {
   DepthGeometry geometry;
   bool geometric_pass = false;  // geometry.quadric_rms_mm >= min_relief_mm
-  double learned = 0;           // PadModel::learned_score
+  double learned = 0;           // PadModel::learned_scores
   double score = 0;             // learned when geometric_pass, else 0
   bool live = false;            // score >= threshold
 };
@@ -111,8 +121,8 @@ class LivenessDetector {
   // Loads pad.model (Errc::bad_input when pad.model is empty or unreadable).
   LivenessDetector(const PadConfig& pad, const PreprocessConfig& preprocess);
 
-  PadDecision assess(const FaceCrop& crop) const;
-  double score(const PadFeatures& features) const { return liveness_score(model_, features, min_relief_mm_); }
+  PadDecision assess(const FaceCrop& crop) const { return assess({&crop}).front(); }
+  std::vector<PadDecision> assess(const std::vector<const FaceCrop*>& crops) const;
   double threshold() const { return threshold_; }
   double min_relief_mm() const { return min_relief_mm_; }
   const PadModel& model() const { return model_; }

@@ -20,6 +20,14 @@ double bpcer(const std::vector<double>& bona_fide_scores, double threshold);
 // there are none). Errc::bad_input when target is outside [0, 1].
 double threshold_for_bpcer(std::vector<double> bona_fide_scores, double target);
 
+// The liveness threshold train_pad calibrates. T = threshold_for_bpcer(bona, target) gives the
+// lowest APCER at that BPCER; every threshold between T and the highest attack score below T
+// gives the same APCER and a BPCER no higher, so this returns the middle of that gap in logit
+// space (where a network's sigmoid scores spread evenly), at least 1e-6: a margin on both sides.
+// Scores are probabilities in [0, 1].
+double margin_threshold(const std::vector<double>& bona_fide_scores, const std::vector<double>& attack_scores,
+                        double target_bpcer);
+
 // One attack type's presentations against their targeted users.
 struct AttackPresentations {
   std::string type;             // "photo", "screen", "mask"
