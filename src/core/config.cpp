@@ -176,14 +176,16 @@ std::vector<Field> schema(Config& c) {
       "Liveness (presentation-attack detection) model written by `train_pad`; empty = none.");
   add("pad", "threshold", &c.pad.threshold,
       "Live when the liveness score >= this; < 0 uses the model's threshold (calibrated by "
-      "`train_pad` to `target_bpcer`).")
+      "`train_pad` on its validation persons, see `target_bpcer`).")
       .at_most(1);
   add("pad", "min_relief_mm", &c.pad.min_relief_mm,
       "Geometric check: RMS depth residual (mm) of the face over its best-fitting quadric; flat "
       "or bent photos and screens stay below it.")
       .at_least(0);
   add("pad", "target_bpcer", &c.pad.target_bpcer,
-      "`train_pad` calibrates the liveness threshold to this BPCER (bona fide rejected).")
+      "`train_pad` calibrates the liveness threshold: the highest one with this BPCER (bona fide "
+      "rejected) on its validation persons, lowered to the middle of the gap to the attack scores "
+      "below it (same APCER, lower BPCER).")
       .at_least(0).at_most(0.5);
   return f;
 }
