@@ -344,3 +344,63 @@ TEST_CASE("pad: training separates the classes, calibrates, saves and loads", "[
           faceid::PadModel::train(samples_of({}, attacks), {}, pp, pad, opt);
         }) == "train_pad: the fit persons need bona fide and attack frames (got 0 and 32)");
 }
+
+TEST_CASE("pad: train_pad and unlock_sim --attacks end to end, bad inputs exit 2", "[pad][apps]") {
+  using faceid::test::run_app;
+  const fs::path dir = faceid::test::scratch_dir("pad-apps");
+  faceid::SynthOptions o;
+  o.out = dir / "data";
+  o.persons = 5;
+  o.sessions = 1;
+  o.poses = 6;
+  o.seed = 17;
+  o.first_person = 40;
+  o.threads = 2;
+  o.compact = true;
+  o.attacks = true;
+  faceid::generate_synth_dataset(o);
+  const std::string data = (dir / "data").string();
+  std::string out;
+  REQUIRE(run_app("train", fmt::format("--config {}/configs/smoke.yaml --set data.root={} --out {}/run",
+                                       FACEID_SOURCE_DIR, faceid::test::smoke_dataset().string(), dir.string()),
+                  &out) == 0);
+  const std::string ckpt = (dir / "run" / "best.pt").string();
+
+  const std::string model = (dir / "pad.bin").string();
+  REQUIRE(run_app("train_pad", fmt::format("--data {} --checkpoint {} --out {} --epochs 2 --width 4 --threads 1",
+                                           data, ckpt, model), &out) == 0);
+  INFO(out);
+  // 5 persons: 4 fit (24 bona fide, 72 attack frames), 1 validation person (too few frames to
+  // calibrate on: the fit frames are used).
+  CHECK_THAT(out, Catch::Contains("4 fit persons (24 bona fide, 72 attack frames), 1 validation persons "
+                                  "(6 bona fide, 18 attack frames), 0 frames with no face"));
+  CHECK_THAT(out, Catch::Contains("epoch 2/2 loss"));
+  CHECK_THAT(out, Catch::Contains("calibrated on the fit frames"));
+  CHECK_THAT(out, Catch::Contains("APCER mask"));
+  REQUIRE(fs::exists(model));
+  CHECK(faceid::PadModel::load(model).width() == 4);
+
+  REQUIRE(run_app("unlock_sim", fmt::format("--checkpoint {} --data {} --attacks --pad-model {} --enroll-frames 3 "
+                                            "--out {}/eval --threads 1", ckpt, data, model, dir.string()),
+                  &out) == 0);
+  CHECK_THAT(out, Catch::Contains("presentation-attack detection (ISO/IEC 30107-3)"));
+  const std::string json = faceid::read_file(dir / "eval" / "pad.json");
+  for (const char* key : {"\"bpcer\"", "\"photo\"", "\"screen\"", "\"mask\"", "\"apcer\"", "\"iapar\""}) {
+    CHECK_THAT(json, Catch::Contains(key));
+  }
+
+  // Bad inputs: a data root without attacks; an old YAML model; a model of another preprocessing.
+  CHECK(run_app("train_pad", fmt::format("--data {} --checkpoint {} --out {}/x.bin", faceid::test::smoke_dataset().string(),
+                                         ckpt, dir.string()), &out) == 2);
+  CHECK_THAT(out, Catch::Contains("no attacks/ folder (make one with synth --attacks)"));
+  CHECK_FALSE(fs::exists(dir / "x.bin"));
+  faceid::write_file_atomic(dir / "old.yaml", "# faceid liveness (presentation-attack detection) model\nformat: faceid-pad\n");
+  CHECK(run_app("unlock_sim", fmt::format("--checkpoint {} --data {} --attacks --pad-model {}/old.yaml --out {}/e2",
+                                          ckpt, data, dir.string(), dir.string()), &out) == 2);
+  CHECK_THAT(out, Catch::Contains("old.yaml: a liveness model of the old YAML format"));
+  REQUIRE(run_app("train_pad", fmt::format("--data {} --out {}/other.bin --epochs 1 --width 4 --threads 1 "
+                                           "--set preprocess.input_size=40", data, dir.string()), &out) == 0);
+  CHECK(run_app("unlock_sim", fmt::format("--checkpoint {} --data {} --attacks --pad-model {}/other.bin --out {}/e3",
+                                          ckpt, data, dir.string(), dir.string()), &out) == 2);
+  CHECK_THAT(out, Catch::Contains("trained on another preprocessing"));
+}
