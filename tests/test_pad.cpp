@@ -21,23 +21,26 @@ namespace fs = std::filesystem;
 
 namespace {
 
+// `persons` synthetic identities from `first_person` on, one session of `poses` poses, with their
+// three attacks, compact layout, into `out`.
+fs::path synth_with_attacks(const fs::path& out, int persons, int poses, uint64_t seed, int first_person) {
+  faceid::SynthOptions o;
+  o.out = out;
+  o.persons = persons;
+  o.sessions = 1;
+  o.poses = poses;
+  o.seed = seed;
+  o.first_person = first_person;
+  o.threads = 2;
+  o.compact = true;
+  o.attacks = true;
+  faceid::generate_synth_dataset(o);
+  return out;
+}
+
 // One person, one session, one frontal pose, with its three attacks (rendered once per process).
 fs::path attack_dataset() {
-  static const fs::path root = [] {
-    const fs::path dir = faceid::test::scratch_dir("pad-attacks");
-    faceid::SynthOptions o;
-    o.out = dir;
-    o.persons = 1;
-    o.sessions = 1;
-    o.poses = 1;
-    o.seed = 31;
-    o.first_person = 4;
-    o.threads = 2;
-    o.compact = true;
-    o.attacks = true;
-    faceid::generate_synth_dataset(o);
-    return dir;
-  }();
+  static const fs::path root = synth_with_attacks(faceid::test::scratch_dir("pad-attacks"), 1, 1, 31, 4);
   return root;
 }
 
@@ -348,18 +351,7 @@ TEST_CASE("pad: training separates the classes, calibrates, saves and loads", "[
 TEST_CASE("pad: train_pad and unlock_sim --attacks end to end, bad inputs exit 2", "[pad][apps]") {
   using faceid::test::run_app;
   const fs::path dir = faceid::test::scratch_dir("pad-apps");
-  faceid::SynthOptions o;
-  o.out = dir / "data";
-  o.persons = 5;
-  o.sessions = 1;
-  o.poses = 6;
-  o.seed = 17;
-  o.first_person = 40;
-  o.threads = 2;
-  o.compact = true;
-  o.attacks = true;
-  faceid::generate_synth_dataset(o);
-  const std::string data = (dir / "data").string();
+  const std::string data = synth_with_attacks(dir / "data", 5, 6, 17, 40).string();
   std::string out;
   REQUIRE(run_app("train", fmt::format("--config {}/configs/smoke.yaml --set data.root={} --out {}/run",
                                        FACEID_SOURCE_DIR, faceid::test::smoke_dataset().string(), dir.string()),
