@@ -91,19 +91,10 @@ faceid::PadSamples samples_of(const std::vector<faceid::FaceCrop>& bona, const s
 }
 
 // A model whose learned part always answers 0.5 (PadNet's last layer zeroed), threshold 0.4:
-// only the geometric check decides. Made by editing a trained model's file.
+// only the geometric check decides. Made by editing a model's file.
 faceid::PadModel constant_model(const fs::path& dir, const faceid::PreprocessConfig& pp) {
-  const faceid::FaceCrop a = crop_of(attack_dataset() / "synth_00004", pp);
-  const faceid::FaceCrop b = crop_of(attack_dataset() / "attacks" / "photo" / "synth_00004", pp);
-  faceid::PadTrainOptions opt;
-  opt.epochs = 1;
-  opt.batch_size = 2;
-  opt.width = 4;
-  opt.augment.enabled = false;
-  faceid::PadConfig pad;
-  const faceid::PadModel trained = faceid::PadModel::train({{&a}, {&b}}, {}, pp, pad, opt);
-  trained.save(dir / "trained.bin");
-  const std::string bytes = faceid::read_file(dir / "trained.bin");
+  faceid::PadModel::initial(pp, faceid::PadConfig{}, 4).save(dir / "initial.bin");
+  const std::string bytes = faceid::read_file(dir / "initial.bin");
   faceid::Record r = faceid::Record::parse(std::string_view(bytes).substr(faceid::kSealedHeaderSize));
   r.put("parameter/head.weight", torch::zeros_like(r.get_tensor("parameter/head.weight")));
   r.put("parameter/head.bias", torch::zeros_like(r.get_tensor("parameter/head.bias")));

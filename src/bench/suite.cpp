@@ -223,6 +223,7 @@ class Suite {
       append(all.total, u.total);
       append(all.preprocess_cpu_ms, u.preprocess_cpu_ms);
       append(all.embed_cpu_ms, u.embed_cpu_ms);
+      append(all.liveness_cpu_ms, u.liveness_cpu_ms);
       append(all.match_cpu_ms, u.match_cpu_ms);
     }
     set_bench_threads(rq_.threads);
@@ -232,6 +233,7 @@ class Suite {
     if (rq_.latency_threads == 1) {
       emit_(figure(name + ".cpu.preprocess", "ms of thread CPU time", all.preprocess_cpu_ms, true));
       emit_(figure(name + ".cpu.embed", "ms of thread CPU time", all.embed_cpu_ms, true));
+      emit_(figure(name + ".cpu.liveness", "ms of thread CPU time", all.liveness_cpu_ms, true));
       emit_(figure(name + ".cpu.match", "ms of thread CPU time", all.match_cpu_ms, true));
     }
   }

@@ -28,10 +28,13 @@ constexpr int kMinWidth = 4;
 constexpr int kMaxWidth = 128;
 constexpr size_t kScoreBatch = 128;
 constexpr size_t kMinCalibrationFrames = 20;
+constexpr int64_t kMaxSide = 64;  // PadNet's largest input side (see PadNetImpl::forward)
 
 // Four 3x3 conv-BN-ReLU blocks of width w, 2w, 4w, 4w channels with 2x2 max-pooling between
 // them, global average pooling, dropout and one linear unit: the logit of bona fide. Fully
-// convolutional, so any input side works; 16 → 65k parameters, ~14M multiply-adds at 64 px.
+// convolutional; crops larger than 64 px are area-averaged down to 64 first, so liveness costs
+// the same ~14M multiply-adds (width 16: 61k parameters) whatever the embedder's input side.
+// The mask cues (eye holes, one material colour) were measured at 64 px (docs/pad.md).
 struct PadNetImpl : torch::nn::Module {
   explicit PadNetImpl(int width) {
     namespace nn = torch::nn;
@@ -47,6 +50,9 @@ struct PadNetImpl : torch::nn::Module {
     head = register_module("head", nn::Linear(4 * width, 1));
   }
   torch::Tensor forward(torch::Tensor x) {
+    if (x.size(2) > kMaxSide || x.size(3) > kMaxSide) {
+      x = torch::adaptive_avg_pool2d(x, {std::min(x.size(2), kMaxSide), std::min(x.size(3), kMaxSide)});
+    }
     x = blocks->forward(x).mean({2, 3});
     return head->forward(dropout->forward(x)).squeeze(1);
   }
@@ -154,6 +160,23 @@ std::vector<double> PadModel::learned_scores(const std::vector<const FaceCrop*>&
   return sigmoid_scores(impl_->net, crops, impl_->input_size);
 }
 
+PadModel PadModel::initial(const PreprocessConfig& preprocess, const PadConfig& pad, int width, int64_t seed) {
+  PadTrainOptions o;
+  o.width = width;
+  check_options(o);
+  torch::manual_seed(static_cast<uint64_t>(seed));
+  auto impl = std::make_shared<Impl>();
+  impl->net = PadNet(width);
+  impl->net->eval();
+  impl->width = width;
+  impl->input_size = preprocess.input_size;
+  impl->min_relief_mm = pad.min_relief_mm;
+  impl->preprocess_fingerprint = faceid::preprocess_fingerprint(preprocess);
+  PadModel m;
+  m.impl_ = std::move(impl);
+  return m;
+}
+
 PadModel PadModel::train(const PadSamples& fit, const PadSamples& validation,
                          const PreprocessConfig& preprocess, const PadConfig& pad,
                          const PadTrainOptions& options) {
@@ -164,13 +187,7 @@ PadModel PadModel::train(const PadSamples& fit, const PadSamples& validation,
   check_options(options);
   configure_cpu_threads(options.threads);
   const int side = preprocess.input_size;
-  torch::manual_seed(static_cast<uint64_t>(options.seed));
-  auto impl = std::make_shared<Impl>();
-  impl->net = PadNet(options.width);
-  impl->width = options.width;
-  impl->input_size = side;
-  impl->min_relief_mm = pad.min_relief_mm;
-  impl->preprocess_fingerprint = faceid::preprocess_fingerprint(preprocess);
+  std::shared_ptr<Impl> impl = initial(preprocess, pad, options.width, options.seed).impl_;
   PadNet& net = impl->net;
 
   const Augmenter augment(options.augment, preprocess, options.seed);

@@ -154,6 +154,7 @@ struct UnlockBench {
   TimedSamples total;
   std::vector<double> preprocess_cpu_ms;
   std::vector<double> embed_cpu_ms;
+  std::vector<double> liveness_cpu_ms;  // PadNet + the depth-relief fit of the crop
   std::vector<double> match_cpu_ms;
 };
 UnlockBench bench_unlock_latency(const Config& config, const std::filesystem::path& dataset_root,

@@ -33,7 +33,8 @@ struct DepthGeometry {
 };
 
 // Fits plane and quadric to the crop's valid depth within the face window (the central 60% x
-// 70% of the crop, within +-120 mm of the head depth). Fewer than 30 points: all zeros.
+// 70% of the crop, within +-120 mm of the head depth; every (side / 64)-th pixel in each
+// direction on crops of 128 px and more). Fewer than 30 points: all zeros.
 DepthGeometry fit_depth_geometry(const FaceCrop& crop, const PreprocessConfig& preprocess);
 
 // What train_pad needs besides the crops. The augmentation is the embedder's (augment.*).
@@ -79,6 +80,11 @@ class PadModel {
   static PadModel train(const PadSamples& fit, const PadSamples& validation,
                         const PreprocessConfig& preprocess, const PadConfig& pad,
                         const PadTrainOptions& options);
+
+  // A freshly initialised PadNet (seeded random weights, threshold 0.5) for crops of this
+  // preprocessing: what training starts from; benchmarks time it.
+  static PadModel initial(const PreprocessConfig& preprocess, const PadConfig& pad, int width = 16,
+                          int64_t seed = 1);
 
   // The learned probability of bona fide, in [0, 1], of each crop (batched, no gradients).
   std::vector<double> learned_scores(const std::vector<const FaceCrop*>& crops) const;
