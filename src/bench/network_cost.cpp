@@ -54,8 +54,11 @@ NetworkCost network_cost(const ModelConfig& model, int input_size) {
   NetworkCost cost;
   cost.parameters = net->parameter_count();
   auto x = torch::zeros({1, 4, input_size, input_size});
+  // named_children() returns its dictionary by value: keep it alive while pointing into it
+  // (found by the ASan suite: find() on the temporary left a dangling pointer).
+  const auto children = net->named_children();
   for (const char* part : {"features", "head"}) {
-    const auto* child = net->named_children().find(part);
+    const auto* child = children.find(part);
     const auto seq = child ? std::dynamic_pointer_cast<nn::SequentialImpl>(*child) : nullptr;
     if (!seq) throw_internal(fmt::format("network_cost: the model has no Sequential '{}'", part));
     for (auto& element : *seq) {
