@@ -11,6 +11,8 @@ if command -v ninja >/dev/null 2>&1 && [ ! -f "$build_dir/Makefile" ]; then gene
 export CCACHE_DIR=${CCACHE_DIR:-$HOME/.cache/ccache}
 export CCACHE_BASEDIR=$PWD
 export CCACHE_SLOPPINESS=pch_defines,time_macros,include_file_mtime,include_file_ctime
+# Room for both the normal and the sanitizer build (build-asan/, ~2x the objects).
+export CCACHE_MAXSIZE=${CCACHE_MAXSIZE:-15G}
 # shellcheck disable=SC2086
 cmake -S . -B "$build_dir" "${generator[@]}" -DCMAKE_BUILD_TYPE="${BUILD_TYPE:-Release}" \
   ${CMAKE_ARGS:-} >/dev/null
