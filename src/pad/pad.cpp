@@ -112,9 +112,12 @@ DepthGeometry fit_depth_geometry(const FaceCrop& crop, const PreprocessConfig& p
   return fit_points(depth_points(crop, preprocess));
 }
 
+bool geometric_pass(const DepthGeometry& geometry, double min_relief_mm) {
+  return geometry.points > 0 && geometry.quadric_rms_mm >= min_relief_mm;
+}
+
 double liveness_score(double learned, const DepthGeometry& geometry, double min_relief_mm) {
-  const bool geometric = geometry.points > 0 && geometry.quadric_rms_mm >= min_relief_mm;
-  return geometric ? learned : 0.0;
+  return geometric_pass(geometry, min_relief_mm) ? learned : 0.0;
 }
 
 LivenessDetector::LivenessDetector(PadModel model, const PadConfig& pad, const PreprocessConfig& preprocess)
@@ -143,9 +146,9 @@ std::vector<PadDecision> LivenessDetector::assess(const std::vector<const FaceCr
   for (size_t i = 0; i < crops.size(); ++i) {
     PadDecision& d = out[i];
     d.geometry = fit_depth_geometry(*crops[i], preprocess_);
-    d.geometric_pass = d.geometry.points > 0 && d.geometry.quadric_rms_mm >= min_relief_mm_;
+    d.geometric_pass = geometric_pass(d.geometry, min_relief_mm_);
     d.learned = learned[i];
-    d.score = liveness_score(d.learned, d.geometry, min_relief_mm_);
+    d.score = d.geometric_pass ? d.learned : 0.0;
     d.live = d.score >= threshold_;
   }
   return out;

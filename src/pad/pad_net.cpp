@@ -204,6 +204,14 @@ PadModel PadModel::train(const PadSamples& fit, const PadSamples& validation,
   torch::Tensor labels = torch::zeros({batch});
   labels.narrow(0, 0, half).fill_(1.0f);
 
+  // Every crop is checked once here, not per draw: the step reads them raw.
+  for (const auto* set : {&fit.bona_fide, &fit.attacks}) {
+    for (const FaceCrop* c : *set) {
+      if (c->size != side || c->chw.size() != floats) {
+        throw_internal(fmt::format("train_pad: crop of side {}, the preprocessing gives {}", c->size, side));
+      }
+    }
+  }
   const bool has_validation = !validation.bona_fide.empty() && !validation.attacks.empty();
   const auto val_geometry_bona = geometries(validation.bona_fide, preprocess);
   const auto val_geometry_attacks = geometries(validation.attacks, preprocess);
@@ -228,9 +236,6 @@ PadModel PadModel::train(const PadSamples& fit, const PadSamples& validation,
       for (int j = 0; j < batch; ++j) {
         const auto& set = j < half ? fit.bona_fide : fit.attacks;
         const FaceCrop& c = *set[std::uniform_int_distribution<size_t>(0, set.size() - 1)(rng)];
-        if (c.size != side || c.chw.size() != floats) {
-          throw_internal(fmt::format("train_pad: crop of side {}, the preprocessing gives {}", c.size, side));
-        }
         augment.apply(c.chw.data(), data.data() + static_cast<size_t>(j) * floats, side, epoch, s, j);
       }
       const torch::Tensor x = torch::from_blob(data.data(), {batch, kChannels, side, side});

@@ -107,6 +107,8 @@ class PadModel {
   std::shared_ptr<Impl> impl_;
 };
 
+// The geometric check: enough valid depth and a relief over the best quadric >= min_relief_mm.
+bool geometric_pass(const DepthGeometry& geometry, double min_relief_mm);
 // The liveness score: the learned probability when the geometric check passes, else 0.
 double liveness_score(double learned, const DepthGeometry& geometry, double min_relief_mm);
 
