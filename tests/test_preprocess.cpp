@@ -52,9 +52,10 @@ TEST_CASE("preprocess: the depth crop is centred on the head", "[preprocess]") {
     faceid::HeadLocation head;
     std::string reason;
     REQUIRE(faceid::locate_head(make_scene(s).depth, config, head, reason));
-    // Edge coordinates: the centre of pixel i is i + 0.5.
+    // Edge coordinates: the centre of pixel i is i + 0.5. The face centre is placed 120 mm below
+    // the top of the head: 10 mm below the centre of this 220 mm tall head.
     CHECK(std::abs(head.center.x - (s.cx + 0.5f)) <= 1.0f);
-    CHECK(std::abs(head.center.y - (s.cy + 0.5f)) <= 4.0f);
+    CHECK(std::abs(head.center.y - (s.cy + 0.5f + 10.0f * 525.0f / s.front_mm)) <= 4.0f);
     CHECK(head.z_mm >= s.front_mm);
     CHECK(head.z_mm <= s.front_mm + 60);
     CHECK(head.side_px == Approx(240.0 * 525.0 / head.z_mm));
@@ -213,7 +214,7 @@ TEST_CASE("preprocess: no face is a result, not an exception", "[preprocess]") {
   const faceid::PreprocessResult specks = faceid::preprocess(frame, PreprocessConfig{});
   CHECK_FALSE(specks.ok);
   CHECK_THAT(specks.no_face_reason,
-             Catch::StartsWith("no blob of valid depth >= 800 px in [300, 2500] mm (largest "));
+             Catch::StartsWith("no surface of valid depth >= 800 px in [300, 2500] mm (largest "));
 
   PreprocessConfig fixed;
   fixed.crop = "fixed";
@@ -257,6 +258,7 @@ TEST_CASE("preprocess: preview shows colour beside depth, invalid in red", "[pre
   cv::compare(frame.depth.mm, 0, frame.depth.valid, cv::CMP_NE);
   PreprocessConfig config;
   config.input_size = 64;
+  config.face_shift = 0.1;  // the crop's top rows above the head, into the invalid band
   const faceid::PreprocessResult r = faceid::preprocess(frame, config);
   REQUIRE(r.ok);
   const cv::Mat img = faceid::render_crop_preview(r.crop);

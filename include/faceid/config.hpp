@@ -21,6 +21,8 @@ struct DataConfig {
   int workers = 2;                            // loader threads building batches ahead
   int prefetch_batches = 4;                   // batches queued ahead of the training step
   int max_frames_per_person = 0;              // use at most this many frames a person (0 = all)
+  double max_no_face_fraction = 0.05;         // training stops (bad input) when a larger share
+                                              // of the frames has no face found
 };
 
 struct PreprocessConfig {
@@ -31,7 +33,8 @@ struct PreprocessConfig {
   double min_depth_mm = 300.0;    // nearest depth considered when looking for the head
   double max_depth_mm = 2500.0;   // farthest depth considered when looking for the head
   int min_blob_pixels = 800;      // smallest blob of valid depth accepted as a head
-  double face_shift = 0.08;       // shift the crop up by this fraction of its side (face over neck)
+  double face_shift = 0.0;        // shift the crop up by this fraction of its side (0: centred
+                                  // on the face centre, between the eyes)
 };
 
 struct ModelConfig {

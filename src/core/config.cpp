@@ -61,6 +61,11 @@ std::vector<Field> schema(Config& c) {
       "Batches queued ahead of the training step.").at_least(1).at_most(64);
   add("data", "max_frames_per_person", &c.data.max_frames_per_person,
       "Use at most this many frames per person (0 = all).").at_least(0);
+  add("data", "max_no_face_fraction", &c.data.max_no_face_fraction,
+      "Training stops (exit 2) when a larger share of the data set's frames has no face found; "
+      "inspect_data --preview shows them.")
+      .at_least(0)
+      .at_most(1);
 
   add("preprocess", "crop", &c.preprocess.crop,
       "`depth`: metric square around the nearest head blob; `fixed`: the proof of concept's "
@@ -78,9 +83,9 @@ std::vector<Field> schema(Config& c) {
   add("preprocess", "max_depth_mm", &c.preprocess.max_depth_mm,
       "Farthest depth considered when looking for the head, in millimetres.").above(0);
   add("preprocess", "min_blob_pixels", &c.preprocess.min_blob_pixels,
-      "Smallest blob of valid depth (in 640x480 pixels) accepted as a head.").at_least(1);
+      "Smallest depth-continuous surface (in 640x480 pixels) tested as a head.").at_least(1);
   add("preprocess", "face_shift", &c.preprocess.face_shift,
-      "Shift the crop up by this fraction of its side, favouring the face over the neck.")
+      "Shift the crop up by this fraction of its side (0: centred on the face centre, between the eyes).")
       .at_least(-0.5).at_most(0.5);
 
   add("model", "variant", &c.model.variant,

@@ -15,12 +15,7 @@
 namespace faceid {
 namespace {
 
-constexpr int kPreprocessVersion = 1;
-constexpr int kBinMm = 10;               // histogram bin of the nearest-level search
-constexpr int kSeedWindowBins = 5;       // a depth level is a 50 mm window of bins
-constexpr int kBandMm = 300;             // the blob band: [z_near - 50, z_near + kBandMm]
-constexpr float kHeadHeightMm = 220.0f;  // head height: the top rows of the blob that are "head"
-constexpr int kMaxLevelAttempts = 8;     // nearer levels whose blob was too small are skipped
+constexpr int kPreprocessVersion = 2;
 constexpr float kMaxAreaScale = 1.5f;    // colour shrink beyond this goes through an area filter
 const cv::Rect kFixedWindow(220, 140, 200, 200);  // the proof of concept's rows 140:340, cols 220:420
 
@@ -28,47 +23,6 @@ void check_depth(const DepthMap& depth) {
   if (depth.mm.empty() || depth.mm.type() != CV_16UC1) {
     throw_internal("preprocess: depth.mm must be a non-empty CV_16UC1 image");
   }
-}
-
-// Lower median of a histogram holding `count` samples; the index of the bin.
-int histogram_median(const std::vector<int>& hist, int count) {
-  const int k = (count - 1) / 2;
-  int seen = 0;
-  for (size_t i = 0; i < hist.size(); ++i) {
-    seen += hist[i];
-    if (seen > k) return static_cast<int>(i);
-  }
-  return static_cast<int>(hist.size()) - 1;
-}
-
-struct HeadRows {
-  int pixels = 0;
-  float z = 0.0f;
-  float median_col = 0.0f;
-};
-
-// Median depth and column of the blob's pixels in rows [top, top + rows).
-HeadRows head_rows_stats(const cv::Mat& mm, const cv::Mat& labels, int label, const cv::Rect& bbox,
-                         int rows, int z_lo, int z_hi) {
-  std::vector<int> zhist(static_cast<size_t>(z_hi - z_lo + 1), 0);
-  std::vector<int> chist(static_cast<size_t>(bbox.width), 0);
-  HeadRows out;
-  const int y_end = std::min(bbox.y + std::max(rows, 1), bbox.y + bbox.height);
-  for (int y = bbox.y; y < y_end; ++y) {
-    const int* lab = labels.ptr<int>(y) + bbox.x;
-    const uint16_t* d = mm.ptr<uint16_t>(y) + bbox.x;
-    for (int x = 0; x < bbox.width; ++x) {
-      if (lab[x] != label) continue;
-      ++zhist[static_cast<size_t>(d[x] - z_lo)];
-      ++chist[static_cast<size_t>(x)];
-      ++out.pixels;
-    }
-  }
-  if (out.pixels > 0) {
-    out.z = static_cast<float>(z_lo + histogram_median(zhist, out.pixels));
-    out.median_col = static_cast<float>(bbox.x + histogram_median(chist, out.pixels));
-  }
-  return out;
 }
 
 // Crops `frame` to `box` (frame pixels, edge coordinates) into S x S colour and depth images with
@@ -145,98 +99,347 @@ void normalise(const cv::Mat& color, const cv::Mat& depth, float z, float range,
   crop.valid_fraction = static_cast<float>(valid) / static_cast<float>(s * s);
 }
 
+// ---- head localisation ---------------------------------------------------------------------
+// The locator works on a 2x subsampled grid (320x240 for a Kinect frame): depth-continuous
+// segments, then a head test on the top of each segment. docs/data.md, "Finding the head".
+
+constexpr int kStep = 2;                   // grid cell = kStep x kStep frame pixels
+constexpr float kGridF = kDepthFy / kStep;  // focal length in grid cells
+constexpr float kHeadHeightMm = 230.0f;    // crown (with hair) to chin
+constexpr float kEyeBelowTopMm = 120.0f;   // the face centre (between the eyes) below the crown
+constexpr float kMinHeadWidthMm = 115.0f;  // head-like width at the head's own depth
+constexpr float kMaxHeadWidthMm = 260.0f;  // (a yawed head with hair is ~200-240 mm wide)
+constexpr float kMinHeadFill = 0.55f;      // valid share of the head's rows between its edges
+constexpr float kMinHeadRows = 0.55f;      // a segment spans at least this share of a head height
+
+// Largest depth step (mm) between neighbouring grid cells of one surface at depth z (mm): the
+// Kinect's quantisation and noise grow with z^2; a head's silhouette, a hand in front of it or
+// the wall behind step far more.
+inline int continuity_mm(int z) { return 20 + z * z / 40000; }
+
+struct DepthGrid {
+  int rows = 0, cols = 0;
+  std::vector<uint16_t> z;  // mm, 0 = invalid or outside [lo, hi]
+  uint16_t at(int r, int c) const { return z[static_cast<size_t>(r) * cols + c]; }
+};
+
+// Each cell takes the first of its kStep x kStep pixels that lies in [lo, hi].
+DepthGrid subsample(const cv::Mat& mm, int lo, int hi) {
+  DepthGrid g;
+  g.rows = mm.rows / kStep;
+  g.cols = mm.cols / kStep;
+  g.z.assign(static_cast<size_t>(g.rows) * g.cols, 0);
+  const unsigned span = static_cast<unsigned>(hi - lo);
+  for (int r = 0; r < g.rows; ++r) {
+    const uint16_t* a = mm.ptr<uint16_t>(kStep * r);
+    const uint16_t* b = mm.ptr<uint16_t>(kStep * r + 1);
+    uint16_t* out = g.z.data() + static_cast<size_t>(r) * g.cols;
+    for (int c = 0; c < g.cols; ++c) {
+      for (const uint16_t v : {a[2 * c], a[2 * c + 1], b[2 * c], b[2 * c + 1]}) {
+        if (static_cast<unsigned>(v) - static_cast<unsigned>(lo) <= span) {
+          out[c] = v;
+          break;
+        }
+      }
+    }
+  }
+  return g;
+}
+
+struct Segment {
+  int area = 0;
+  int top = 0, bottom = 0, left = 0, right = 0;
+};
+
+// Labels depth-continuous 4-connected segments (union-find); labels[i] = -1 for invalid cells.
+std::vector<Segment> segment_grid(const DepthGrid& g, std::vector<int>& labels) {
+  const int n = g.rows * g.cols;
+  std::vector<int> parent(static_cast<size_t>(n));
+  auto find = [&parent](int i) {
+    while (parent[i] != i) {
+      parent[i] = parent[parent[i]];
+      i = parent[i];
+    }
+    return i;
+  };
+  auto unite = [&](int a, int b) {
+    a = find(a);
+    b = find(b);
+    if (a != b) parent[std::max(a, b)] = std::min(a, b);
+  };
+  for (int r = 0; r < g.rows; ++r) {
+    for (int c = 0; c < g.cols; ++c) {
+      const int i = r * g.cols + c;
+      parent[i] = i;
+      const int z = g.z[i];
+      if (z == 0) continue;
+      const int limit = continuity_mm(z);
+      if (c > 0 && g.z[i - 1] != 0 && std::abs(z - g.z[i - 1]) <= limit) unite(i, i - 1);
+      if (r > 0 && g.z[i - g.cols] != 0 && std::abs(z - g.z[i - g.cols]) <= limit) {
+        unite(i, i - g.cols);
+      }
+    }
+  }
+  labels.assign(static_cast<size_t>(n), -1);
+  std::vector<int> index_of_root(static_cast<size_t>(n), -1);
+  std::vector<Segment> segments;
+  for (int r = 0; r < g.rows; ++r) {
+    for (int c = 0; c < g.cols; ++c) {
+      const int i = r * g.cols + c;
+      if (g.z[i] == 0) continue;
+      const int root = find(i);
+      int& s = index_of_root[root];
+      if (s < 0) {
+        s = static_cast<int>(segments.size());
+        segments.push_back({0, r, r, c, c});
+      }
+      Segment& seg = segments[static_cast<size_t>(s)];
+      ++seg.area;
+      seg.bottom = r;
+      seg.left = std::min(seg.left, c);
+      seg.right = std::max(seg.right, c);
+      labels[i] = s;
+    }
+  }
+  return segments;
+}
+
+uint16_t median_of(std::vector<uint16_t>& v) {
+  const auto mid = v.begin() + static_cast<std::ptrdiff_t>((v.size() - 1) / 2);
+  std::nth_element(v.begin(), mid, v.end());
+  return *mid;
+}
+
+float median_of(std::vector<float>& v) {
+  const auto mid = v.begin() + static_cast<std::ptrdiff_t>((v.size() - 1) / 2);
+  std::nth_element(v.begin(), mid, v.end());
+  return *mid;
+}
+
+// The head test of one segment: is its top a head? On success fills the location (frame
+// pixels, edge coordinates); otherwise says why not.
+struct HeadFit {
+  bool ok = false;
+  std::string why;
+  float z = 0;  // median depth of the head rows
+  HeadLocation location;
+};
+
+HeadFit fit_head(const DepthGrid& g, const std::vector<int>& labels, int label, const Segment& s) {
+  HeadFit fit;
+  const int rows = s.bottom - s.top + 1;
+  std::vector<int> minx(static_cast<size_t>(rows), g.cols), maxx(static_cast<size_t>(rows), -1),
+      count(static_cast<size_t>(rows), 0);
+  uint16_t z_min = 65535;
+  for (int r = s.top; r <= s.bottom; ++r) {
+    const int* lab = labels.data() + static_cast<size_t>(r) * g.cols;
+    const size_t k = static_cast<size_t>(r - s.top);
+    for (int c = s.left; c <= s.right; ++c) {
+      if (lab[c] != label) continue;
+      minx[k] = std::min(minx[k], c);
+      maxx[k] = c;
+      ++count[k];
+      z_min = std::min(z_min, g.at(r, c));
+    }
+  }
+  // The head's depth: the median of the rows one head height below the top, first with the
+  // segment's nearest depth (the most rows a head can span), then with that median.
+  auto head_z = [&](float z) {
+    const int n = std::min(rows, static_cast<int>(std::ceil(kHeadHeightMm * kGridF / z)));
+    std::vector<uint16_t> zs;
+    for (int r = s.top; r < s.top + n; ++r) {
+      const int* lab = labels.data() + static_cast<size_t>(r) * g.cols;
+      for (int c = s.left; c <= s.right; ++c) {
+        if (lab[c] == label) zs.push_back(g.at(r, c));
+      }
+    }
+    return static_cast<float>(median_of(zs));
+  };
+  fit.z = head_z(head_z(z_min));
+  const float head_rows = kHeadHeightMm * kGridF / fit.z;
+  const float mm_per_cell = fit.z / kGridF;
+  if (s.top == 0) {
+    fit.why = "cut off by the image top";
+    return fit;
+  }
+  if (static_cast<float>(rows) < kMinHeadRows * head_rows) {
+    fit.why = fmt::format("{:.0f} mm tall, shorter than a head", rows * mm_per_cell);
+    return fit;
+  }
+  // A top hidden behind a nearer surface (the chin over a torso, an arm over a shoulder) is not
+  // the top of a head: most cells just above it must be farther, or invalid.
+  {
+    const int limit = continuity_mm(static_cast<int>(fit.z));
+    int above = 0, nearer = 0;
+    for (int r = std::max(0, s.top - 3); r < s.top; ++r) {
+      for (int c = minx[0]; c <= maxx[0]; ++c) {
+        ++above;
+        const int z = g.at(r, c);
+        nearer += z != 0 && z < static_cast<int>(fit.z) - limit ? 1 : 0;
+      }
+    }
+    if (2 * nearer > above) {
+      fit.why = "its top is hidden behind a nearer surface";
+      return fit;
+    }
+  }
+  // The middle of the head (0.3 to 0.7 head heights below the top): its width, fill and centre.
+  // Between its edges a cell is filled when it belongs to the surface, or when a nearer surface
+  // (a hand) hides it; farther depth between the edges (spread fingers, bars) is a gap. A row
+  // whose end meets a nearer surface is hidden there: its width is only a lower bound, and it
+  // gives no centre.
+  const int occluder_z = static_cast<int>(fit.z) - continuity_mm(static_cast<int>(fit.z));
+  auto occluder = [&](int r, int c) {
+    if (c < 0 || c >= g.cols) return false;
+    const int z = g.at(r, c);
+    return z != 0 && z < occluder_z;
+  };
+  auto row_centre = [&](size_t k) { return 0.5f * static_cast<float>(minx[k] + maxx[k] + 1); };
+  const int r0 = static_cast<int>(0.3f * head_rows);
+  const int r1 = std::min(rows, std::max(r0 + 1, static_cast<int>(std::ceil(0.7f * head_rows))));
+  std::vector<float> widths, centres, lefts, rights, hidden_widths;
+  int filled = 0, spanned = 0;
+  for (int k = r0; k < r1; ++k) {
+    const size_t kk = static_cast<size_t>(k);
+    if (count[kk] == 0) continue;
+    const int r = s.top + k;
+    const int a = minx[kk], b = maxx[kk];
+    lefts.push_back(static_cast<float>(a));
+    rights.push_back(static_cast<float>(b + 1));
+    int ea = a, eb = b;  // the extent with the occluders at its ends
+    while (occluder(r, ea - 1)) --ea;
+    while (occluder(r, eb + 1)) ++eb;
+    if (ea == a && eb == b) {
+      widths.push_back(static_cast<float>(b - a + 1));
+      centres.push_back(row_centre(kk));
+    } else {
+      hidden_widths.push_back(static_cast<float>(eb - ea + 1));
+    }
+    const int* lab = labels.data() + static_cast<size_t>(r) * g.cols;
+    for (int c = a; c <= b; ++c) filled += lab[c] == label || occluder(r, c) ? 1 : 0;
+    spanned += b - a + 1;
+  }
+  if (lefts.empty()) {
+    fit.why = "no valid depth across the middle of the head";
+    return fit;
+  }
+  constexpr size_t kMinRows = 3;
+  if (centres.size() < kMinRows) {
+    // A hand over the middle of the face: the head's upper rows place it.
+    for (int k = 0; k < r0; ++k) {
+      if (count[static_cast<size_t>(k)] > 0) centres.push_back(row_centre(static_cast<size_t>(k)));
+    }
+  }
+  if (centres.empty()) {
+    fit.why = "hidden behind a nearer surface";
+    return fit;
+  }
+  // Enough clean rows: their width. Otherwise the visible width is a lower bound (too wide is
+  // too wide) and the width with the occluders an upper bound (too narrow is too narrow).
+  const bool seen = widths.size() >= kMinRows;
+  float low_mm = 0, high_mm = 0;
+  if (seen) {
+    low_mm = high_mm = median_of(widths) * mm_per_cell;
+  } else {
+    std::vector<float> visible;
+    for (size_t i = 0; i < lefts.size(); ++i) visible.push_back(rights[i] - lefts[i]);
+    low_mm = median_of(visible) * mm_per_cell;
+    hidden_widths.insert(hidden_widths.end(), widths.begin(), widths.end());
+    high_mm = median_of(hidden_widths) * mm_per_cell;
+  }
+  if (low_mm > kMaxHeadWidthMm) {
+    fit.why = fmt::format("{:.0f} mm wide, wider than a head (torso, wall, furniture)", low_mm);
+    return fit;
+  }
+  if (high_mm < kMinHeadWidthMm) {
+    fit.why = fmt::format("{:.0f} mm wide, narrower than a head (hand, arm, edge)", high_mm);
+    return fit;
+  }
+  const float width_mm = seen ? low_mm : std::min(high_mm, kMaxHeadWidthMm);
+  const float fill = static_cast<float>(filled) / static_cast<float>(spanned);
+  if (fill < kMinHeadFill) {
+    fit.why = fmt::format("only {:.0f}% of its width has depth (fingers, bars, noise)", 100 * fill);
+    return fit;
+  }
+  const float left = median_of(lefts), right = median_of(rights);
+  if (left <= 0 || right >= static_cast<float>(g.cols)) {
+    fit.why = "cut off by the image side";
+    return fit;
+  }
+  HeadLocation& out = fit.location;
+  out.z_mm = fit.z;
+  out.width_mm = width_mm;
+  out.center.x = kStep * median_of(centres);
+  // The face centre in 3-D: the crown is seen at the depth of the top rows (the back of the
+  // head, farther than the face), the eyes kEyeBelowTopMm below it at the head's depth.
+  std::vector<uint16_t> top_z;
+  for (int r = s.top; r < s.top + std::max(2, static_cast<int>(0.1f * head_rows)) && r <= s.bottom; ++r) {
+    const int* lab = labels.data() + static_cast<size_t>(r) * g.cols;
+    for (int c = s.left; c <= s.right; ++c) {
+      if (lab[c] == label) top_z.push_back(g.at(r, c));
+    }
+  }
+  const float crown_z = static_cast<float>(median_of(top_z));
+  const float crown_y = (kStep * static_cast<float>(s.top) - 0.5f - kDepthCy) * crown_z / kDepthFy;
+  out.center.y = kDepthFy * (crown_y + kEyeBelowTopMm) / fit.z + kDepthCy + 0.5f;
+  out.head_box = cv::Rect2f(kStep * left, kStep * static_cast<float>(s.top),
+                            kStep * (right - left), kStep * head_rows);
+  out.blob_pixels = kStep * kStep * s.area;
+  fit.ok = true;
+  return fit;
+}
+
 }  // namespace
 
 bool locate_head(const DepthMap& depth, const PreprocessConfig& config, HeadLocation& out,
                  std::string& reason) {
   check_depth(depth);
-  const cv::Mat& mm = depth.mm;
   const int lo = std::max(1, static_cast<int>(std::ceil(config.min_depth_mm)));
   const int hi = std::min(65535, static_cast<int>(std::floor(config.max_depth_mm)));
   if (lo > hi) {
     reason = fmt::format("empty depth range [{}, {}] mm", config.min_depth_mm, config.max_depth_mm);
     return false;
   }
-  // 1. Histogram of valid depths in [lo, hi] with 10 mm bins.
-  const int nbins = (hi - lo) / kBinMm + 1;
-  std::vector<int> hist(static_cast<size_t>(nbins), 0);
-  const unsigned span = static_cast<unsigned>(hi - lo);
-  int total = 0;
-  for (int y = 0; y < mm.rows; ++y) {
-    const uint16_t* d = mm.ptr<uint16_t>(y);
-    for (int x = 0; x < mm.cols; ++x) {
-      const unsigned v = static_cast<unsigned>(d[x]) - static_cast<unsigned>(lo);
-      if (v <= span) {
-        ++hist[v / kBinMm];
-        ++total;
-      }
-    }
-  }
-  if (total == 0) {
+  const DepthGrid grid = subsample(depth.mm, lo, hi);
+  if (std::all_of(grid.z.begin(), grid.z.end(), [](uint16_t v) { return v == 0; })) {
     reason = fmt::format("no valid depth in [{}, {}] mm", config.min_depth_mm, config.max_depth_mm);
     return false;
   }
-  std::vector<int> prefix(static_cast<size_t>(nbins) + 1, 0);
-  for (int i = 0; i < nbins; ++i) prefix[i + 1] = prefix[i] + hist[i];
-  const int seed = std::max(20, config.min_blob_pixels / 4);
-
-  // 2. The nearest level (50 mm window) with enough pixels; the band behind it; its largest
-  //    8-connected blob. A level whose blob is too small (a hand's edge, noise) is skipped.
-  cv::Mat band, labels, stats, centroids;
-  int start = 0;
-  int best_area = 0;
-  int label = -1;
-  int z_lo = 0;
-  int z_hi = 0;
-  for (int attempt = 0; attempt < kMaxLevelAttempts && label < 0; ++attempt) {
-    int b = start;
-    while (b < nbins && prefix[std::min(nbins, b + kSeedWindowBins)] - prefix[b] < seed) ++b;
-    if (b >= nbins) break;
-    const int z_near = lo + b * kBinMm;
-    z_lo = std::max(lo, z_near - kSeedWindowBins * kBinMm);  // keep a nose tip in front of it
-    z_hi = std::min(hi, z_near + kBandMm);
-    cv::inRange(mm, cv::Scalar(z_lo), cv::Scalar(z_hi), band);
-    const int n = cv::connectedComponentsWithStats(band, labels, stats, centroids, 8, CV_32S);
-    int largest = -1;
-    int area = 0;
-    for (int i = 1; i < n; ++i) {
-      if (stats.at<int>(i, cv::CC_STAT_AREA) > area) {
-        area = stats.at<int>(i, cv::CC_STAT_AREA);
-        largest = i;
-      }
+  std::vector<int> labels;
+  const std::vector<Segment> segments = segment_grid(grid, labels);
+  const int min_area = std::max(1, config.min_blob_pixels / (kStep * kStep));
+  int largest = 0;
+  std::vector<HeadFit> rejected;
+  HeadFit best;
+  for (size_t i = 0; i < segments.size(); ++i) {
+    largest = std::max(largest, segments[i].area);
+    if (segments[i].area < min_area) continue;
+    HeadFit fit = fit_head(grid, labels, static_cast<int>(i), segments[i]);
+    if (!fit.ok) {
+      rejected.push_back(std::move(fit));
+    } else if (!best.ok || fit.z < best.z) {
+      best = std::move(fit);  // the nearest head is the user's
     }
-    best_area = std::max(best_area, area);
-    if (area >= config.min_blob_pixels) label = largest;
-    start = b + kSeedWindowBins;
   }
-  if (label < 0) {
-    reason = fmt::format("no blob of valid depth >= {} px in [{}, {}] mm (largest {} px)",
+  if (best.ok) {
+    out = best.location;
+    out.side_px = static_cast<float>(config.crop_mm) * kDepthFx / out.z_mm;
+    out.center.y -= static_cast<float>(config.face_shift) * out.side_px;
+    return true;
+  }
+  if (rejected.empty()) {
+    reason = fmt::format("no surface of valid depth >= {} px in [{}, {}] mm (largest {} px)",
                          config.min_blob_pixels, config.min_depth_mm, config.max_depth_mm,
-                         best_area);
+                         kStep * kStep * largest);
     return false;
   }
-  const cv::Rect bbox(stats.at<int>(label, cv::CC_STAT_LEFT), stats.at<int>(label, cv::CC_STAT_TOP),
-                      stats.at<int>(label, cv::CC_STAT_WIDTH),
-                      stats.at<int>(label, cv::CC_STAT_HEIGHT));
-
-  // 3. The head: the blob's top rows spanning one head height. z_lo bounds z from below, so the
-  //    first pass sees at least the head; the second uses the head's own median depth.
-  const HeadRows first = head_rows_stats(
-      mm, labels, label, bbox, static_cast<int>(std::ceil(kHeadHeightMm * kDepthFy / z_lo)), z_lo,
-      z_hi);
-  const float head_px = kHeadHeightMm * kDepthFy / first.z;
-  const HeadRows head = head_rows_stats(mm, labels, label, bbox,
-                                        static_cast<int>(std::ceil(head_px)), z_lo, z_hi);
-  const float head_h = kHeadHeightMm * kDepthFy / head.z;
-
-  // 4. The crop: crop_mm at the head's depth, centred on the head, shifted up towards the face.
-  out.z_mm = head.z;
-  out.side_px = static_cast<float>(config.crop_mm) * kDepthFx / head.z;
-  out.center.x = head.median_col + 0.5f;  // edge coordinates: pixel i spans [i, i + 1)
-  out.center.y = static_cast<float>(bbox.y) + 0.5f * std::min(head_h, static_cast<float>(bbox.height)) -
-                 static_cast<float>(config.face_shift) * out.side_px;
-  out.blob_pixels = stats.at<int>(label, cv::CC_STAT_AREA);
-  return true;
+  std::sort(rejected.begin(), rejected.end(),
+            [](const HeadFit& a, const HeadFit& b) { return a.z < b.z; });
+  reason = fmt::format("no head-shaped surface among {} candidate(s):", rejected.size());
+  for (size_t i = 0; i < std::min<size_t>(3, rejected.size()); ++i) {
+    reason += fmt::format("{} at {:.0f} mm, {}", i ? ";" : "", rejected[i].z, rejected[i].why);
+  }
+  return false;
 }
 
 PreprocessResult preprocess(const Frame& frame, const PreprocessConfig& config) {

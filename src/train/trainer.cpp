@@ -7,6 +7,8 @@
 #include <cstdio>
 #include <ctime>
 #include <fstream>
+#include <functional>
+#include <initializer_list>
 #include <limits>
 
 #include <fmt/format.h>
@@ -251,6 +253,38 @@ std::filesystem::path default_run_dir(const Config& config, const std::string& c
   return std::filesystem::path(config.train.out_dir) / fmt::format("{}-{}", stem, stamp);
 }
 
+namespace {
+
+// Frames without a face are skipped and reported; a data set where many are is refused (a
+// locator that cannot find the heads of this capture setup would train on nothing).
+void check_faces_found(const DataConfig& data, std::initializer_list<const FrameStore*> stores,
+                       const std::function<void(const std::string&)>& log) {
+  constexpr size_t kListed = 10;
+  size_t frames = 0, no_face = 0;
+  const SkippedFrame* first = nullptr;
+  for (const FrameStore* store : stores) {
+    frames += store->size() + store->skipped().size();
+    for (const auto& s : store->skipped()) {
+      if (no_face++ < kListed) log(fmt::format("no face: {}: {}", s.ref.depth_path.string(), s.reason));
+      if (first == nullptr) first = &s;
+    }
+  }
+  if (no_face == 0) return;
+  const double fraction = static_cast<double>(no_face) / static_cast<double>(frames);
+  log(fmt::format("no face found in {} of {} frames ({:.1f}%){}", no_face, frames, 100 * fraction,
+                  no_face > kListed ? fmt::format(", the first {} listed", kListed) : ""));
+  if (fraction > data.max_no_face_fraction) {
+    throw_bad_input(fmt::format(
+        "{}: no face found in {} of {} frames ({:.1f}%, more than data.max_no_face_fraction = "
+        "{:.1f}%), e.g. {}: {}; look at the crops with `inspect_data --root {} --preview "
+        "sheet.png`",
+        data.root, no_face, frames, 100 * fraction, 100 * data.max_no_face_fraction,
+        first->ref.depth_path.string(), first->reason, data.root));
+  }
+}
+
+}  // namespace
+
 TrainResult run_training(const Config& config, const TrainOptions& options) {
   const DistEnv& dist = options.distributed;
   const bool rank0 = dist.rank == 0;
@@ -298,11 +332,7 @@ TrainResult run_training(const Config& config, const TrainOptions& options) {
   val_data.max_frames_per_person = t.val_max_frames_per_person;
   const FrameStore val_store =
       FrameStore::load(dataset, split.val, val_data, config.preprocess, load_progress("validation"));
-  for (const auto* store : {&train_store, &val_store}) {
-    for (const auto& s : store->skipped()) {
-      log(fmt::format("skipped {}: {}", s.ref.depth_path.string(), s.reason));
-    }
-  }
+  check_faces_found(config.data, {&train_store, &val_store}, log);
   log(fmt::format("frames: {} train ({} from cache), {} validation, {:.1f} s",
                   train_store.size(), train_store.stats().cache_hits, val_store.size(),
                   train_store.stats().seconds + val_store.stats().seconds));

@@ -31,12 +31,14 @@ struct FaceCrop {
   float* channel(int c) { return chw.data() + static_cast<size_t>(c) * size * size; }
 };
 
-// The head as found in the depth image.
+// The head as found in the depth image (frame pixels, edge coordinates: pixel i spans [i, i+1)).
 struct HeadLocation {
-  cv::Point2f center;      // crop centre, frame pixels (after the face_shift)
-  float z_mm = 0.0f;       // median depth of the head blob
+  cv::Point2f center;      // crop centre: the face centre (between the eyes), then face_shift
+  float z_mm = 0.0f;       // median depth of the head
   float side_px = 0.0f;    // side of the square crop in frame pixels (crop_mm at z_mm)
-  int blob_pixels = 0;
+  float width_mm = 0.0f;   // the head's width at z_mm
+  cv::Rect2f head_box;     // crown to chin (one head height), ear to ear
+  int blob_pixels = 0;     // pixels of the depth-continuous surface the head tops
 };
 
 // Either a crop or the reason no face was found: "no face" is an expected outcome, not an error.
@@ -52,7 +54,9 @@ constexpr float kDepthFy = 525.0f;
 constexpr float kDepthCx = 319.5f;
 constexpr float kDepthCy = 239.5f;
 
-// Finds the nearest large blob of valid depth and its median z. Returns false + reason if none.
+// Finds the user's head: among the depth-continuous surfaces, the nearest whose top is shaped like
+// a head (head-wide at its own depth, head-tall, filled, inside the image). Torsos, walls, hands
+// and furniture fail that test; when nothing passes, returns false and says why (never a guess).
 bool locate_head(const DepthMap& depth, const PreprocessConfig& config, HeadLocation& out,
                  std::string& reason);
 
