@@ -425,11 +425,17 @@ TEST_CASE("store misuse: the lockout counter cannot be rolled back; the record i
   CHECK_FALSE(back.lockout().locked);
   back.save(dir, test_key(), accept);
   CHECK(TemplateStore::load(dir, test_key()).generation() == 2);
-  // The record may live elsewhere.
+  // The record may live elsewhere; moving it there is a deliberate acceptance (the store is past
+  // generation 1, so a missing record is refused).
   faceid::StoreAccess apart;
   apart.generation_file = dir.parent_path() / "store-misuse-lockout-rollback.generation";
   fs::remove(apart.generation_file);
-  TemplateStore::update(dir, test_key(), [](TemplateStore&) { return true; }, apart);
+  CHECK_THAT(message_of([&] { TemplateStore::load(dir, test_key(), apart); }),
+             Catch::Contains("store rolled back? it is generation 2, but its generation record " +
+                             apart.generation_file.string() + " is missing"));
+  faceid::StoreAccess move = apart;
+  move.accept_rollback = true;
+  TemplateStore::update(dir, test_key(), [](TemplateStore&) { return true; }, move);
   CHECK(fs::exists(apart.generation_file));
   CHECK(TemplateStore::load(dir, test_key(), apart).generation() == 3);
 }
