@@ -132,7 +132,7 @@ TEST_CASE("store misuse: concurrent enroll/remove processes lose no update and r
 
   // Workers: each owns two users and enrolls or removes them at random (its own view of which
   // are enrolled is exact: nobody else touches them); a reader lists the store all along.
-  constexpr int kWorkers = 3, kSteps = 5;
+  constexpr int kWorkers = 3, kSteps = 4;
   std::mutex mu;
   std::vector<std::string> failures;
   std::set<std::string> expected = {"base"};
@@ -187,6 +187,7 @@ TEST_CASE("store misuse: concurrent enroll/remove processes lose no update and r
         fail(fmt::format("list: exit {}: {}", rc, o));
       }
       ++lists;
+      std::this_thread::sleep_for(std::chrono::milliseconds(200));
     }
   });
   for (auto& t : workers) t.join();
