@@ -236,8 +236,8 @@ TEST_CASE("bad inputs: unusable output paths and models fail before any work", "
                                           "--pad-model /nonexistent --out '{}/u'",
                                           ckpt.string(), root.string(), dir.string()),
                 &out) == 2);
-  CHECK_THAT(out, Catch::Contains("unlock_sim: error: --pad-model /nonexistent: no such liveness "
-                                  "model file"));
+  CHECK_THAT(out, Catch::Contains("unlock_sim: error: /nonexistent: liveness model not found "
+                                  "(--pad-model)"));
   CHECK_FALSE(fs::exists(dir / "u" / "per_user.csv"));
 
   CHECK(run_app("unlock_sim", fmt::format("--checkpoint '{}' --data '{}' --threshold 1 --out "
@@ -265,8 +265,8 @@ TEST_CASE("bad inputs: unusable output paths and models fail before any work", "
   CHECK(run_app("embed", fmt::format("--checkpoint '{}' --input '{}' --out '{}/e.csv'",
                                      dir.string(), root.string(), dir.string()),
                 &out) == 2);
-  CHECK_THAT(out, Catch::Contains("embed: error: --checkpoint " + dir.string() +
-                                  ": is a folder, expected a checkpoint file"));
+  CHECK_THAT(out, Catch::Contains("embed: error: " + dir.string() +
+                                  ": is a folder, expected a checkpoint file (--checkpoint)"));
 }
 
 TEST_CASE("bad inputs: an image header claiming 30000 x 30000 pixels is ours to report",

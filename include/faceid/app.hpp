@@ -23,6 +23,8 @@ int run_app(CLI::App& cli, int argc, char** argv, const std::function<int()>& bo
 // Checks that apps make before any work, so that a bad path fails at once instead of after the run
 // with part of the output written. Errc::bad_input, naming `flag` and the path.
 // An input the app will read: an existing regular file (not a folder). `what`: "checkpoint", ...
+// Messages: "PATH: checkpoint not found (--checkpoint)", "PATH: is a folder, expected a
+// checkpoint file (--checkpoint)".
 void require_input_file(const std::filesystem::path& path, const std::string& flag,
                         const std::string& what);
 // A folder the app will write into: created now when missing; refused when it is a file or

@@ -42,14 +42,15 @@ void require_input_file(const std::filesystem::path& path, const std::string& fl
   std::error_code ec;
   const auto status = std::filesystem::status(path, ec);
   if (!std::filesystem::exists(status)) {
-    throw_bad_input(fmt::format("{} {}: no such {} file", flag, path.string(), what));
+    throw_bad_input(fmt::format("{}: {} not found ({})", path.string(), what, flag));
   }
   if (std::filesystem::is_directory(status)) {
-    throw_bad_input(fmt::format("{} {}: is a folder, expected a {} file", flag, path.string(), what));
+    throw_bad_input(
+        fmt::format("{}: is a folder, expected a {} file ({})", path.string(), what, flag));
   }
   if (!std::filesystem::is_regular_file(status)) {
-    throw_bad_input(fmt::format("{} {}: not a regular file, expected a {} file", flag,
-                                path.string(), what));
+    throw_bad_input(fmt::format("{}: not a regular file, expected a {} file ({})", path.string(),
+                                what, flag));
   }
 }
 

@@ -278,7 +278,6 @@ TemplateStore TemplateStore::open_locked(const fs::path& dir, const StoreKey& ke
                                          const StoreAccess& access) {
   const fs::path file = dir / kFileName;
   const fs::path record_file = generation_file_of(dir, access);
-  const uint64_t recorded = read_generation_record(record_file, key, access.accept_rollback);
   std::error_code ec;
   TemplateStore store;
   if (fs::exists(fs::symlink_status(file, ec))) {
@@ -292,6 +291,8 @@ TemplateStore TemplateStore::open_locked(const fs::path& dir, const StoreKey& ke
     }
   }
   store.source_ = dir.string();
+  // The record after the store: a wrong key is reported for the store, the better diagnosis.
+  const uint64_t recorded = read_generation_record(record_file, key, access.accept_rollback);
   if (access.accept_rollback) return store;
   const bool exists = fs::exists(file, ec);
   if (recorded > store.generation_) {
