@@ -30,8 +30,11 @@ int main(int argc, char** argv) {
     if (ext != ".csv" && ext != ".npy") {
       faceid::throw_bad_input(fmt::format("--out {}: expected a .csv or .npy file", out));
     }
-    faceid::Embedder embedder(checkpoint, device, threads);
+    // Every path is checked before the first frame is embedded.
+    faceid::require_input_file(checkpoint, "--checkpoint", "checkpoint");
+    faceid::prepare_output_file(out_path, "--out");
     const faceid::Dataset dataset = faceid::resolve_input(input);
+    faceid::Embedder embedder(checkpoint, device, threads);
     faceid::DataConfig data = embedder.config().data;
     data.cache_dir.clear();  // inference input is not the training set: no cache writes beside it
     data.max_frames_per_person = 0;

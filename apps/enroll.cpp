@@ -1,5 +1,6 @@
 // enroll: add a user's templates (several head poses) to a template store.
 #include <CLI/CLI.hpp>
+#include <cmath>
 #include <cstdio>
 #include <filesystem>
 
@@ -13,6 +14,27 @@
 #include "faceid/infer/template_store.hpp"
 #include "faceid/memory.hpp"
 
+namespace {
+
+// The person folders named by --frames, one Dataset each; a dataset root (a folder of person
+// folders) is refused before any embedding: an enrollment is one person.
+std::vector<faceid::Dataset> resolve_frames(const std::vector<std::string>& frames) {
+  std::vector<faceid::Dataset> sets;
+  for (const auto& path : frames) {
+    faceid::Dataset ds = faceid::resolve_input(path);
+    if (ds.persons.size() > 1) {
+      faceid::throw_bad_input(fmt::format(
+          "{}: holds {} person folders; an enrollment takes the frames of one person (give one "
+          "person folder or frame files)",
+          faceid::escape_for_message(path), ds.persons.size()));
+    }
+    sets.push_back(std::move(ds));
+  }
+  return sets;
+}
+
+}  // namespace
+
 int main(int argc, char** argv) {
   // Activations are reused from the heap instead of mmap'ed afresh each step (faceid/memory.hpp).
   faceid::keep_freed_memory_in_heap();
@@ -21,77 +43,132 @@ int main(int argc, char** argv) {
   std::string checkpoint, store_dir, key_file, user, device = "auto";
   std::vector<std::string> frames;
   bool replace = false, list = false, remove = false;
+  faceid::StoreAccess access;
   cli.add_option("--checkpoint", checkpoint, "Checkpoint whose embeddings the store holds");
   cli.add_option("--store", store_dir, "Template store folder (created when missing)")->required();
   cli.add_option("--key-file", key_file,
                  "Store key file, mode 0600 (default: $FACEID_STORE_KEY when set, else "
                  "<store>/store.key, created with a random key on the first enrollment)");
-  cli.add_option("--user", user, "User name");
-  cli.add_option("--frames", frames, "Depth files NNN_K_d.dat|png (colour beside) or person folders");
+  cli.add_option("--user", user, "User name (printable characters)");
+  cli.add_option("--frames", frames, "Depth files NNN_K_d.dat|png (colour beside) or a person folder");
   cli.add_option("--device", device, "auto | cpu | cuda[:N]")->capture_default_str();
   cli.add_flag("--replace", replace, "Re-enroll an existing user");
   cli.add_flag("--list", list, "List the enrolled users and exit");
   cli.add_flag("--remove", remove, "Remove --user from the store and exit");
+  cli.add_option("--lock-timeout", access.lock_timeout_s,
+                 "Seconds to wait while another process changes the store")
+      ->check(CLI::NonNegativeNumber)->capture_default_str();
+  cli.add_flag("--accept-rollback", access.accept_rollback,
+               "Accept a store older than its generation record (an old copy put back) and "
+               "record it as the newest");
+  cli.add_option("--generation-file", access.generation_file,
+                 "Record of the last accepted store generation (default: <store>/store.generation; "
+                 "keep it elsewhere to make a rollback harder)");
   return faceid::run_app(cli, argc, argv, [&] {
+    using faceid::escape_for_message;
+    faceid::TemplateStore::require_folder(store_dir);
     const std::filesystem::path store_file =
         std::filesystem::path(store_dir) / faceid::TemplateStore::kFileName;
     const bool store_exists = std::filesystem::exists(store_file);
+    const std::string shown_dir = escape_for_message(store_dir);
     if (list) {
       const faceid::StoreKey key = faceid::StoreKey::resolve(store_dir, key_file, false);
-      const faceid::TemplateStore store = faceid::TemplateStore::load(store_dir, key);
-      std::printf("template store %s: model %s, %zu user(s)\n", store_dir.c_str(),
-                  store.fingerprint().c_str(), store.size());
+      const faceid::TemplateStore store = faceid::TemplateStore::load(store_dir, key, access);
+      std::printf("template store %s: model %s, %zu user(s), generation %llu\n", shown_dir.c_str(),
+                  store.fingerprint().c_str(), store.size(),
+                  static_cast<unsigned long long>(store.generation()));
       for (const auto& name : store.list()) {
         const auto& u = store.get(name);
-        std::printf("  %s: %lld enrolled + %lld adaptive templates, enrolled %s\n", name.c_str(),
-                    static_cast<long long>(u.enrolled.rows()),
+        std::printf("  %s: %lld enrolled + %lld adaptive templates, enrolled %s\n",
+                    escape_for_message(name).c_str(), static_cast<long long>(u.enrolled.rows()),
                     static_cast<long long>(u.adaptive.rows()), u.created_utc.c_str());
       }
       return faceid::kExitOk;
     }
+    // The name first: nothing is embedded for a name that would be refused.
     if (user.empty()) faceid::throw_bad_input("--user is required");
+    faceid::TemplateStore::check_user_name(user, "--user");
+    const std::string shown_user = escape_for_message(user);
     if (remove) {
       const faceid::StoreKey key = faceid::StoreKey::resolve(store_dir, key_file, false);
-      faceid::TemplateStore store = faceid::TemplateStore::load(store_dir, key);
-      if (!store.remove(user)) {
-        faceid::throw_bad_input(fmt::format("template store {}: no user '{}'", store_dir, user));
-      }
-      store.save(store_dir, key);
-      std::printf("removed %s from %s\n", user.c_str(), store_dir.c_str());
+      faceid::TemplateStore::update(store_dir, key, [&](faceid::TemplateStore& store) {
+        if (!store.remove(user)) {
+          faceid::throw_bad_input(
+              fmt::format("template store {}: no user '{}'", shown_dir, shown_user));
+        }
+        return true;
+      }, access);
+      std::printf("removed %s from %s\n", shown_user.c_str(), shown_dir.c_str());
       return faceid::kExitOk;
     }
     if (checkpoint.empty() || frames.empty()) {
       faceid::throw_bad_input("enrollment needs --checkpoint and --frames");
     }
+    // Every input is checked before the first frame is embedded.
+    const std::vector<faceid::Dataset> inputs = resolve_frames(frames);
     // A new key only for a new store: a missing key for an existing store is an error.
     const faceid::StoreKey key = faceid::StoreKey::resolve(store_dir, key_file, !store_exists);
-    faceid::TemplateStore store = faceid::TemplateStore::open(store_dir, key);
     faceid::Embedder embedder(checkpoint, device);
-    if (!store.fingerprint().empty()) store.require_fingerprint(embedder.fingerprint());
+    {  // Fail early (a store of another model, a rollback, a taken name); checked again below.
+      const faceid::TemplateStore store = faceid::TemplateStore::open(store_dir, key, access);
+      store.require_fingerprint(embedder.fingerprint());
+      if (store.contains(user) && !replace) {
+        faceid::throw_bad_input(fmt::format(
+            "{}: user '{}' is already enrolled (remove it first, or --replace)", shown_dir,
+            shown_user));
+      }
+    }
     faceid::DataConfig dc = embedder.config().data;
     dc.cache_dir.clear();
     dc.max_frames_per_person = 0;
     std::vector<faceid::Embeddings> parts;
+    std::vector<faceid::FrameRef> used;
     size_t no_face = 0;
-    for (const auto& path : frames) {
-      const faceid::Dataset ds = faceid::resolve_input(path);
+    for (const auto& ds : inputs) {
       const faceid::EmbeddedSet set = faceid::embed_dataset(embedder, ds, {}, dc);
       for (const auto& s : set.skipped) {
-        std::fprintf(stderr, "enroll: no face in %s: %s\n", s.ref.depth_path.c_str(), s.reason.c_str());
+        std::fprintf(stderr, "enroll: no face in %s: %s\n",
+                     escape_for_message(s.ref.depth_path.string()).c_str(), s.reason.c_str());
         ++no_face;
       }
       parts.push_back(set.embeddings);
+      used.insert(used.end(), set.frames.begin(), set.frames.end());
     }
     const faceid::Embeddings all = faceid::stack_rows(parts, embedder.dimension());
     const std::string refusal = faceid::enrollment_refusal(all, embedder.config().unlock);
     if (!refusal.empty()) {
-      std::fprintf(stderr, "enroll: enrollment of %s refused: %s\n", user.c_str(), refusal.c_str());
+      std::fprintf(stderr, "enroll: enrollment of %s refused: %s\n", shown_user.c_str(),
+                   refusal.c_str());
       return faceid::kExitBadInput;
     }
-    store.add(user, all, embedder.fingerprint(), replace);
-    store.save(store_dir, key);
+    const double threshold = embedder.eer_threshold();
+    if (std::isfinite(threshold)) {
+      const std::vector<size_t> odd = faceid::inconsistent_enrollment_rows(all, threshold);
+      if (!odd.empty()) {
+        std::string names;
+        for (size_t k = 0; k < odd.size() && k < 5; ++k) {
+          names += (k ? ", " : "") + escape_for_message(used[odd[k]].depth_path.string());
+        }
+        if (odd.size() > 5) names += fmt::format(" and {} more", odd.size() - 5);
+        std::fprintf(stderr,
+                     "enroll: enrollment of %s refused: these frames look like different people: "
+                     "%zu of %lld frame(s) are farther than the match threshold %.3f from most of "
+                     "the others (%s)\n",
+                     shown_user.c_str(), odd.size(), static_cast<long long>(all.rows()), threshold,
+                     names.c_str());
+        return faceid::kExitBadInput;
+      }
+    } else {
+      std::fprintf(stderr,
+                   "enroll: warning: the checkpoint has no match threshold (never validated): the "
+                   "frames were not checked to show one person\n");
+    }
+    faceid::TemplateStore::update(store_dir, key, [&](faceid::TemplateStore& store) {
+      store.add(user, all, embedder.fingerprint(), replace);
+      return true;
+    }, access);
     std::printf("enrolled %s with %lld templates (%zu frame(s) without a face) into %s\n",
-                user.c_str(), static_cast<long long>(all.rows()), no_face, store_dir.c_str());
+                shown_user.c_str(), static_cast<long long>(all.rows()), no_face, shown_dir.c_str());
     return faceid::kExitOk;
   });
 }

@@ -34,6 +34,12 @@ int main(int argc, char** argv) {
       checkpoint = faceid::latest_best_checkpoint("runs").string();
       std::fprintf(stderr, "evaluate: using the newest run's checkpoint %s\n", checkpoint.c_str());
     }
+    // Every path is checked before the first frame is embedded.
+    faceid::require_input_file(checkpoint, "--checkpoint", "checkpoint");
+    options.out_dir = out.empty() ? std::filesystem::path(checkpoint).parent_path() / "eval"
+                                  : std::filesystem::path(out);
+    faceid::prepare_output_folder(options.out_dir, "--out");
+    if (!json.empty()) faceid::prepare_output_file(json, "--json");
     faceid::Embedder embedder(checkpoint, device, threads);
     const faceid::EvalSet set = faceid::resolve_eval_set(embedder, data);
     std::fprintf(stderr, "evaluate: %s\n", set.description.c_str());
@@ -44,8 +50,6 @@ int main(int argc, char** argv) {
     for (const auto& s : emb.skipped) {
       std::fprintf(stderr, "evaluate: no face in %s: %s\n", s.ref.depth_path.c_str(), s.reason.c_str());
     }
-    options.out_dir = out.empty() ? std::filesystem::path(checkpoint).parent_path() / "eval"
-                                  : std::filesystem::path(out);
     options.threads = threads;
     options.tsne = !no_tsne;
     options.title = std::filesystem::path(checkpoint).parent_path().filename().string();

@@ -1,5 +1,6 @@
 // train: learn the RGB-D face embedding. Thin main over faceid::run_training.
 #include <CLI/CLI.hpp>
+#include <fmt/format.h>
 #include <cstdio>
 
 #include "faceid/app.hpp"
@@ -73,6 +74,14 @@ int main(int argc, char** argv) {
       options.run_dir = std::filesystem::path(resume).parent_path();
     } else {
       options.run_dir = faceid::default_run_dir(config, config_path);
+    }
+    {  // Before any work: the run folder must be a folder (or creatable), not a file.
+      std::error_code ec;
+      if (std::filesystem::exists(options.run_dir, ec) &&
+          !std::filesystem::is_directory(options.run_dir, ec)) {
+        faceid::throw_bad_input(fmt::format("--out {}: is a file, expected a run folder",
+                                            options.run_dir.string()));
+      }
     }
     options.resume = resume;
     options.init_from = init_from;

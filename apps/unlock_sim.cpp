@@ -2,6 +2,7 @@
 #include <CLI/CLI.hpp>
 #include <cmath>
 #include <cstdio>
+#include <optional>
 
 #include <fmt/format.h>
 
@@ -50,7 +51,28 @@ int main(int argc, char** argv) {
       checkpoint = faceid::latest_best_checkpoint("runs").string();
       std::fprintf(stderr, "unlock_sim: using the newest run's checkpoint %s\n", checkpoint.c_str());
     }
+    // Every path is checked before the first frame is embedded.
+    faceid::require_input_file(checkpoint, "--checkpoint", "checkpoint");
+    const std::filesystem::path out_dir =
+        out.empty() ? std::filesystem::path(checkpoint).parent_path() / "unlock" : std::filesystem::path(out);
+    faceid::prepare_output_folder(out_dir, "--out");
+    if (!json.empty()) faceid::prepare_output_file(json, "--json");
+    const std::filesystem::path pad_path =
+        pad_json.empty() ? out_dir / "pad.json" : std::filesystem::path(pad_json);
+    if (attacks && !pad_json.empty()) faceid::prepare_output_file(pad_path, "--pad-json");
     faceid::Embedder embedder(checkpoint, device, threads);
+    std::optional<faceid::LivenessDetector> detector;
+    if (attacks) {
+      faceid::PadConfig pad = embedder.config().pad;
+      if (!pad_model.empty()) pad.model = pad_model;
+      if (pad_threshold >= 0) pad.threshold = pad_threshold;
+      if (pad.model.empty()) {
+        faceid::throw_bad_input("--attacks needs a liveness model: --pad-model or pad.model");
+      }
+      faceid::require_input_file(pad.model, pad_model.empty() ? "pad.model" : "--pad-model",
+                                 "liveness model");
+      detector.emplace(pad, embedder.config().preprocess);
+    }
     const faceid::EvalSet set = faceid::resolve_eval_set(embedder, data);
     std::fprintf(stderr, "unlock_sim: %s\n", set.description.c_str());
     faceid::DataConfig dc = embedder.config().data;
@@ -71,13 +93,11 @@ int main(int argc, char** argv) {
     options.checkpoint_threshold = std::isfinite(embedder.eer_threshold()) ? embedder.eer_threshold() : -1.0;
     const faceid::UnlockSimReport report =
         faceid::simulate_unlock(emb.embeddings, emb.labels, emb.frames, emb.persons, options);
+    // No rates from nothing: no genuine or no impostor attempt is bad input, reported as such.
+    const std::string unusable = faceid::unlock_report_unusable(report);
+    if (!unusable.empty()) faceid::throw_bad_input(unusable);
     std::printf("%s", faceid::format_unlock_report(report).c_str());
 
-    const std::filesystem::path out_dir =
-        out.empty() ? std::filesystem::path(checkpoint).parent_path() / "unlock" : std::filesystem::path(out);
-    std::error_code ec;
-    std::filesystem::create_directories(out_dir, ec);
-    if (ec) faceid::throw_io(fmt::format("{}: cannot create: {}", out_dir.string(), ec.message()));
     faceid::write_file_atomic(out_dir / "per_user.csv", faceid::unlock_per_user_csv(report));
     if (!report.genuine_distances.empty() || !report.impostor_distances.empty()) {
       const auto hist = faceid::make_distance_histogram(report.genuine_distances,
@@ -95,14 +115,9 @@ int main(int argc, char** argv) {
       std::printf("json: %s\n", json.c_str());
     }
     if (attacks) {
-      faceid::PadConfig pad = embedder.config().pad;
-      if (!pad_model.empty()) pad.model = pad_model;
-      if (pad_threshold >= 0) pad.threshold = pad_threshold;
-      const faceid::LivenessDetector detector(pad, embedder.config().preprocess);
       const faceid::PadReport pad_report = faceid::evaluate_presentation_attacks(
-          embedder, detector, set.dataset, set.persons, dc, options.unlock, report.threshold);
+          embedder, *detector, set.dataset, set.persons, dc, options.unlock, report.threshold);
       std::printf("%s", faceid::format_pad_report(pad_report).c_str());
-      const std::filesystem::path pad_path = pad_json.empty() ? out_dir / "pad.json" : std::filesystem::path(pad_json);
       faceid::write_file_atomic(pad_path, faceid::pad_report_json(pad_report));
       std::printf("attack metrics json: %s\n", pad_path.c_str());
     }

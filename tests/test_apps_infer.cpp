@@ -177,7 +177,8 @@ TEST_CASE("apps: enroll writes an encrypted 0600 store, a wrong key or a flipped
     for (const auto& n : needles) REQUIRE(bytes.find(n) == std::string::npos);
   }
   std::sort(names.begin(), names.end());
-  CHECK(names == std::vector<std::string>{"store.bin", "store.key"});
+  CHECK(names ==
+        std::vector<std::string>{"store.bin", "store.generation", "store.key", "store.lock"});
   for (const auto& n : needles) REQUIRE(out.find(n) == std::string::npos);
 
   // A wrong key from the environment: exit 2, naming the file and both key ids.

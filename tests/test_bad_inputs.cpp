@@ -204,3 +204,92 @@ TEST_CASE("bad inputs: --init-from a checkpoint of the other variant exits 2", "
                                   ": model.variant is faceid_beta, expected squeezenet1_1"));
   CHECK(!fs::exists(dir / "run" / "last.pt"));
 }
+
+// ---- issue 16: paths of the wrong kind, repeated keys, late checks, damaged image headers ----
+
+TEST_CASE("bad inputs: a folder as --config, repeated keys and sections exit 2", "[bad_inputs]") {
+  const fs::path dir = faceid::test::scratch_dir("bad-config-kinds");
+  std::string out, path;
+  CHECK(run_app("faceid_config", fmt::format("--config '{}'", dir.string()), &out) == 2);
+  CHECK_THAT(out, Catch::Contains(dir.string() + ": not a config file (a folder)"));
+  CHECK(run_app("train", fmt::format("--config '{}' --out '{}/run'", dir.string(), dir.string()),
+                &out) == 2);
+  CHECK_THAT(out, Catch::Contains(dir.string() + ": not a config file (a folder)"));
+  CHECK_FALSE(fs::exists(dir / "run"));
+
+  CHECK(check_config("dupkey", "train:\n  lr: 0.1\n  lr: 0.5\n", &out, &path) == 2);
+  CHECK_THAT(out, Catch::Contains(path + ":3: key 'train.lr' appears twice (first at line 2)"));
+  CHECK(check_config("dupsection", "train:\n  lr: 0.1\ndata:\n  workers: 1\ntrain:\n  epochs: 2\n",
+                     &out, &path) == 2);
+  CHECK_THAT(out, Catch::Contains(path + ":5: section 'train' appears twice (first at line 1)"));
+}
+
+TEST_CASE("bad inputs: unusable output paths and models fail before any work", "[bad_inputs]") {
+  const fs::path root = one_frame_dataset("bad-late-checks", 2);
+  const fs::path dir = root.parent_path();
+  const fs::path ckpt = fresh_checkpoint(dir / "model.pt", "squeezenet1_1");
+  const fs::path file = dir / "a-file";
+  faceid_test::write_bytes(file, "x");
+  std::string out;
+
+  CHECK(run_app("unlock_sim", fmt::format("--checkpoint '{}' --data '{}' --threshold 1 --attacks "
+                                          "--pad-model /nonexistent --out '{}/u'",
+                                          ckpt.string(), root.string(), dir.string()),
+                &out) == 2);
+  CHECK_THAT(out, Catch::Contains("unlock_sim: error: /nonexistent: liveness model not found "
+                                  "(--pad-model)"));
+  CHECK_FALSE(fs::exists(dir / "u" / "per_user.csv"));
+
+  CHECK(run_app("unlock_sim", fmt::format("--checkpoint '{}' --data '{}' --threshold 1 --out "
+                                          "'{}/u' --json '{}/dir/s.json'",
+                                          ckpt.string(), root.string(), dir.string(), file.string()),
+                &out) == 2);
+  CHECK_THAT(out, Catch::Contains("unlock_sim: error: --json " + file.string() + "/dir/s.json"));
+  CHECK_FALSE(fs::exists(dir / "u" / "per_user.csv"));
+  CHECK(run_app("evaluate", fmt::format("--checkpoint '{}' --data '{}' --out '{}/e' --json "
+                                        "'{}/dir/s.json'",
+                                        ckpt.string(), root.string(), dir.string(), file.string()),
+                &out) == 2);
+  CHECK_THAT(out, Catch::Contains("evaluate: error: --json " + file.string() + "/dir/s.json: folder " +
+                                  file.string() + "/dir: " + file.string() + " is a file, not a folder"));
+  CHECK(fs::is_empty(dir / "e"));
+
+  CHECK(run_app("train", fmt::format("--config '{}/configs/smoke.yaml' --set data.root='{}' "
+                                     "--out '{}'",
+                                     FACEID_SOURCE_DIR, faceid::test::smoke_dataset().string(),
+                                     file.string()),
+                &out) == 2);
+  CHECK_THAT(out, Catch::Contains("train: error: --out " + file.string() +
+                                  ": is a file, expected a run folder"));
+
+  CHECK(run_app("embed", fmt::format("--checkpoint '{}' --input '{}' --out '{}/e.csv'",
+                                     dir.string(), root.string(), dir.string()),
+                &out) == 2);
+  CHECK_THAT(out, Catch::Contains("embed: error: " + dir.string() +
+                                  ": is a folder, expected a checkpoint file (--checkpoint)"));
+}
+
+TEST_CASE("bad inputs: an image header claiming 30000 x 30000 pixels is ours to report",
+          "[bad_inputs]") {
+  const fs::path root = one_frame_dataset("bad-image-header");
+  const fs::path png = root / "p0" / "001_1_c.png";
+  const cv::Mat colour = cv::imread(png.string(), cv::IMREAD_COLOR);
+  REQUIRE(!colour.empty());
+  cv::Mat bgra;
+  cv::cvtColor(colour, bgra, cv::COLOR_BGR2BGRA);
+  fs::remove(png);
+  const fs::path bmp = root / "p0" / "001_1_c.bmp";
+  faceid_test::write_bmp32(bmp, bgra);
+  std::string out;
+  REQUIRE(inspect(root, &out) == 0);
+  std::string bytes = faceid_test::read_text(bmp);
+  const uint32_t huge = 30000;
+  std::memcpy(&bytes[18], &huge, 4);
+  std::memcpy(&bytes[22], &huge, 4);
+  faceid_test::write_bytes(bmp, bytes);
+  CHECK(inspect(root, &out) == 2);
+  CHECK_THAT(out, Catch::Contains(bmp.string() + ": damaged BMP header: it claims 30000 x 30000 "
+                                                 "pixels (expected 1 to 16384 per side)"));
+  CHECK(out.find("OpenCV") == std::string::npos);
+  CHECK(out.find("Assertion") == std::string::npos);
+}

@@ -188,7 +188,7 @@ TEST_CASE("template store: corrupt, truncated and foreign plaintext is refused b
   std::string version = good;
   version[8] = 7;
   CHECK(load_with(version) ==
-        "blob: unsupported template store format version 7 (this build reads versions 1 and 2)");
+        "blob: unsupported template store format version 7 (this build reads versions 1 to 3)");
   CHECK(load_with("PK\x03\x04 something else entirely") ==
         "blob: not a faceid template store (bad magic)");
   CHECK_THAT(load_with(good + "x"), Catch::Contains("1 bytes after the"));
@@ -363,7 +363,9 @@ TEST_CASE("template store: no plaintext embedding reaches the disk", "[template_
     CHECK(file_mode(e.path()) == 0600);
   }
   std::sort(names.begin(), names.end());
-  CHECK(names == std::vector<std::string>{"store.bin", "store.key"});
+  // Beside the store: its generation record and the (empty) lock file, no temporary file.
+  CHECK(names ==
+        std::vector<std::string>{"store.bin", "store.generation", "store.key", "store.lock"});
 }
 
 TEST_CASE("template store: the lockout survives reopening the store", "[template_store]") {
@@ -423,9 +425,9 @@ TEST_CASE("template store: format version 1 (no lockout fields) is still read",
           "[template_store]") {
   TemplateStore store;
   store.add("alice", unit_rows(3, 8, 1), "fp");
-  // A version-1 buffer: the version-2 one without the trailing lockout fields.
+  // A version-1 buffer: the version-3 one without the trailing lockout fields and generation.
   std::string v1 = store.serialize();
-  v1.resize(v1.size() - 8);
+  v1.resize(v1.size() - 16);
   v1[8] = 1;
   const std::string payload = v1.substr(28);
   for (int k = 0; k < 8; ++k) v1[12 + k] = static_cast<char>((payload.size() >> (8 * k)) & 0xff);

@@ -1,6 +1,7 @@
 // Shared scaffolding for the thin mains in apps/: exit codes and error printing.
 #pragma once
 
+#include <filesystem>
 #include <functional>
 #include <string>
 
@@ -18,6 +19,19 @@ constexpr int kExitBadInput = 2;  // bad flags, bad files, bad config
 // code 2, everything else that throws to 1; messages go to stderr prefixed with the app name.
 // `--help` prints and returns 0.
 int run_app(CLI::App& cli, int argc, char** argv, const std::function<int()>& body);
+
+// Checks that apps make before any work, so that a bad path fails at once instead of after the run
+// with part of the output written. Errc::bad_input, naming `flag` and the path.
+// An input the app will read: an existing regular file (not a folder). `what`: "checkpoint", ...
+// Messages: "PATH: checkpoint not found (--checkpoint)", "PATH: is a folder, expected a
+// checkpoint file (--checkpoint)".
+void require_input_file(const std::filesystem::path& path, const std::string& flag,
+                        const std::string& what);
+// A folder the app will write into: created now when missing; refused when it is a file or
+// cannot be created (an ancestor is a file, no permission).
+void prepare_output_folder(const std::filesystem::path& dir, const std::string& flag);
+// A file the app will write: not a folder, and its folder prepared as above.
+void prepare_output_file(const std::filesystem::path& file, const std::string& flag);
 
 // True when stderr is a terminal (progress bars only then; plain log lines otherwise).
 bool stderr_is_tty();

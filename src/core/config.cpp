@@ -5,7 +5,9 @@
 #include <charconv>
 #include <cmath>
 #include <fstream>
+#include <filesystem>
 #include <functional>
+#include <map>
 #include <optional>
 #include <sstream>
 #include <variant>
@@ -380,8 +382,16 @@ Config parse_config(const std::string& yaml_text, const std::string& source,
   auto fields = schema(config);
   if (!root.IsNull()) {
     if (!root.IsMap()) throw_bad_input(fmt::format("{}: expected a mapping of sections", source));
+    // yaml-cpp keeps every entry of a mapping with a repeated key and the last one would win
+    // silently: a repeated section or key is an error naming both lines.
+    std::map<std::string, YAML::Node> seen_sections;
     for (const auto& section_kv : root) {
       const std::string section = key_name(section_kv.first, source, "section");
+      if (const auto [it, fresh] = seen_sections.emplace(section, section_kv.first); !fresh) {
+        throw_bad_input(fmt::format("{}: section '{}' appears twice (first at line {})",
+                                    where(source, section_kv.first), section,
+                                    it->second.Mark().line + 1));
+      }
       if (!known_section(fields, section)) {
         throw_bad_input(fmt::format("{}: unknown section '{}'", where(source, section_kv.first),
                                     section));
@@ -392,8 +402,14 @@ Config parse_config(const std::string& yaml_text, const std::string& source,
         throw_bad_input(fmt::format("{}: {}: expected a mapping of keys",
                                     where(source, body), section));
       }
+      std::map<std::string, YAML::Node> seen_keys;
       for (const auto& kv : body) {
         const std::string key = key_name(kv.first, source, "key");
+        if (const auto [it, fresh] = seen_keys.emplace(key, kv.first); !fresh) {
+          throw_bad_input(fmt::format("{}: key '{}.{}' appears twice (first at line {})",
+                                      where(source, kv.first), section, key,
+                                      it->second.Mark().line + 1));
+        }
         Field* field = find_field(fields, section, key);
         if (field == nullptr) {
           throw_bad_input(fmt::format("{}: unknown key '{}.{}'", where(source, kv.first), section,
@@ -409,6 +425,13 @@ Config parse_config(const std::string& yaml_text, const std::string& source,
 }
 
 Config load_config(const std::string& path, const std::vector<std::string>& overrides) {
+  std::error_code ec;
+  const auto status = std::filesystem::status(path, ec);
+  if (std::filesystem::exists(status) && !std::filesystem::is_regular_file(status)) {
+    throw_bad_input(fmt::format("{}: not a config file ({})", path,
+                                std::filesystem::is_directory(status) ? "a folder"
+                                                                      : "not a regular file"));
+  }
   std::ifstream in(path, std::ios::binary);
   if (!in) throw_bad_input(fmt::format("{}: cannot open config file", path));
   std::stringstream ss;

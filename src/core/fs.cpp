@@ -65,6 +65,13 @@ void write_file_atomic(const std::filesystem::path& path, std::string_view bytes
 }
 
 std::string read_file(const std::filesystem::path& path) {
+  // A folder opens as an ifstream on Linux and then "reads" garbage sizes: refuse it by name.
+  std::error_code ec;
+  const auto status = std::filesystem::status(path, ec);
+  if (!ec && std::filesystem::exists(status) && !std::filesystem::is_regular_file(status)) {
+    throw_bad_input(fmt::format("{}: not a regular file ({})", path.string(),
+                                std::filesystem::is_directory(status) ? "a folder" : "a special file"));
+  }
   std::ifstream in(path, std::ios::binary);
   if (!in) throw_bad_input(fmt::format("{}: cannot open file", path.string()));
   std::string out;

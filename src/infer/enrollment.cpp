@@ -2,6 +2,8 @@
 
 #include <fmt/format.h>
 
+#include <algorithm>
+
 namespace faceid {
 
 double mean_pairwise_distance(const Embeddings& e) {
@@ -26,6 +28,24 @@ std::string enrollment_refusal(const Embeddings& enrollment, const UnlockConfig&
         "(unlock.min_pose_spread); show several head poses", spread, config.min_pose_spread);
   }
   return "";
+}
+
+std::vector<size_t> inconsistent_enrollment_rows(const Embeddings& enrollment, double threshold) {
+  std::vector<size_t> rows;
+  if (enrollment.rows() < 2) return rows;
+  const DistanceMatrix d = cross_distances(enrollment, enrollment);
+  std::vector<double> others;
+  for (Eigen::Index i = 0; i < d.rows(); ++i) {
+    others.clear();
+    for (Eigen::Index j = 0; j < d.cols(); ++j) {
+      if (j != i) others.push_back(d(i, j));
+    }
+    // The upper median: with two frames, their one distance.
+    auto mid = others.begin() + static_cast<std::ptrdiff_t>(others.size() / 2);
+    std::nth_element(others.begin(), mid, others.end());
+    if (!(*mid <= threshold)) rows.push_back(static_cast<size_t>(i));
+  }
+  return rows;
 }
 
 }  // namespace faceid

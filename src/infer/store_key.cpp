@@ -158,10 +158,31 @@ StoreKey StoreKey::resolve(const fs::path& store_dir, const fs::path& key_file, 
       if (!ec) fs::permissions(parent, fs::perms::owner_all, ec);
       if (ec) throw_io(fmt::format("{}: cannot create folder: {}", parent.string(), ec.message()));
     }
-    StoreKey key = generate();
-    key.write_file(file);
+    try {
+      generate().write_file(file);
+    } catch (const Error&) {
+      // Another enrollment created it first (write_file never overwrites): use theirs.
+      if (!fs::exists(file, ec)) throw;
+    }
   }
   return read_file(file);
+}
+
+std::string mac_bytes(std::string_view label, std::string_view bytes, const StoreKey& key) {
+  ensure_sodium();
+  std::array<unsigned char, 32> mac{};
+  crypto_generichash_state state;
+  crypto_generichash_init(&state, key.data(), StoreKey::kSize, mac.size());
+  crypto_generichash_update(&state, uchars(label), label.size());
+  crypto_generichash_update(&state, uchars(bytes), bytes.size());
+  crypto_generichash_final(&state, mac.data(), mac.size());
+  return std::string(reinterpret_cast<const char*>(mac.data()), mac.size());
+}
+
+bool mac_matches(std::string_view mac, std::string_view label, std::string_view bytes,
+                 const StoreKey& key) {
+  const std::string want = mac_bytes(label, bytes, key);
+  return mac.size() == want.size() && sodium_memcmp(mac.data(), want.data(), want.size()) == 0;
 }
 
 std::string StoreKey::id() const {

@@ -8,6 +8,7 @@
 #include <system_error>
 
 #include "faceid/error.hpp"
+#include "faceid/file_lock.hpp"
 #include "faceid/fs.hpp"
 #include "faceid/infer/store_key.hpp"
 #include "faceid/infer/unlock_policy.hpp"
@@ -70,6 +71,12 @@ class Reader {
     at_ += 4;
     return v;
   }
+  uint64_t u64() {
+    need(8, "a number");
+    const uint64_t v = get_le(bytes_, at_, 8);
+    at_ += 8;
+    return v;
+  }
   std::string str(const char* what) {
     const uint32_t n = u32();
     need(n, what);
@@ -101,16 +108,23 @@ class Reader {
   size_t at_ = 0;
 };
 
-void check_name(const std::string& user, const std::string& source) {
-  if (user.empty() || user.size() > kMaxName) {
-    throw_bad_input(fmt::format("{}: user name must have 1 to {} bytes, got {}", source, kMaxName,
-                                user.size()));
+// The length of the UTF-8 sequence at text[at] when it is well-formed and encodes a printable
+// code point (not C0/C1 control, not DEL), else 0.
+size_t printable_utf8_at(std::string_view text, size_t at) {
+  const auto c = static_cast<unsigned char>(text[at]);
+  if (c < 0x80) return c >= 0x20 && c != 0x7f ? 1 : 0;
+  size_t len = c >= 0xf0 && c <= 0xf4 ? 4 : c >= 0xe0 ? 3 : c >= 0xc2 && c < 0xe0 ? 2 : 0;
+  if (len == 0 || at + len > text.size()) return 0;
+  uint32_t cp = c & (len == 2 ? 0x1f : len == 3 ? 0x0f : 0x07);
+  for (size_t k = 1; k < len; ++k) {
+    const auto b = static_cast<unsigned char>(text[at + k]);
+    if ((b & 0xc0) != 0x80) return 0;
+    cp = (cp << 6) | (b & 0x3f);
   }
-  for (unsigned char c : user) {
-    if (c < 0x20 || c == 0x7f) {
-      throw_bad_input(fmt::format("{}: user name '{}' holds a control character", source, user));
-    }
-  }
+  const uint32_t min = len == 2 ? 0x80 : len == 3 ? 0x800 : 0x10000;
+  if (cp < min || cp > 0x10ffff || (cp >= 0xd800 && cp <= 0xdfff)) return 0;  // overlong, surrogate
+  if (cp < 0xa0) return 0;                                                    // C1 controls
+  return len;
 }
 
 std::vector<UserTemplates>::const_iterator find_user(const std::vector<UserTemplates>& users,
@@ -121,7 +135,88 @@ std::vector<UserTemplates>::const_iterator find_user(const std::vector<UserTempl
   return it != users.end() && it->user == user ? it : users.end();
 }
 
+fs::path generation_file_of(const fs::path& dir, const StoreAccess& access) {
+  return access.generation_file.empty() ? dir / TemplateStore::kGenerationFileName
+                                        : access.generation_file;
+}
+
+// ---- the generation record: "FACEIDGN", u32 version 1, u64 generation, 32-byte MAC ----
+
+constexpr char kGenMagic[8] = {'F', 'A', 'C', 'E', 'I', 'D', 'G', 'N'};
+constexpr size_t kGenBody = 8 + 4 + 8;
+constexpr std::string_view kGenLabel = "faceid template store generation";
+
+// The recorded generation; 0 when there is no record. Errc::bad_input when it is damaged or has a
+// MAC of another key (unless `lenient`: then 0, and the next save rewrites it).
+uint64_t read_generation_record(const fs::path& file, const StoreKey& key, bool lenient) {
+  std::error_code ec;
+  if (!fs::exists(file, ec)) return 0;
+  const std::string bytes = read_file(file);
+  const bool ok = bytes.size() == kGenBody + 32 &&
+                  std::memcmp(bytes.data(), kGenMagic, sizeof kGenMagic) == 0 &&
+                  get_le(bytes, 8, 4) == 1 &&
+                  mac_matches(std::string_view(bytes).substr(kGenBody), kGenLabel,
+                              std::string_view(bytes).substr(0, kGenBody), key);
+  if (!ok) {
+    if (lenient) return 0;
+    throw_bad_input(fmt::format(
+        "{}: the template store's generation record is damaged or was not written with this "
+        "store's key (accept with --accept-rollback to rewrite it)",
+        file.string()));
+  }
+  return get_le(bytes, 12, 8);
+}
+
+void write_generation_record(const fs::path& file, uint64_t generation, const StoreKey& key) {
+  std::string bytes(kGenMagic, sizeof kGenMagic);
+  put_u32(bytes, 1);
+  put_u64(bytes, generation);
+  bytes += mac_bytes(kGenLabel, bytes, key);
+  write_file_atomic(file, bytes, 0600);
+}
+
 }  // namespace
+
+std::string escape_for_message(std::string_view text) {
+  std::string out;
+  for (size_t at = 0; at < text.size();) {
+    const size_t len = text[at] == '\\' ? 0 : printable_utf8_at(text, at);
+    if (len == 0) {
+      out += fmt::format("\\x{:02x}", static_cast<unsigned char>(text[at]));
+      ++at;
+    } else {
+      out.append(text.substr(at, len));
+      at += len;
+    }
+  }
+  return out;
+}
+
+void TemplateStore::check_user_name(const std::string& user, const std::string& source) {
+  if (user.empty() || user.size() > kMaxName) {
+    throw_bad_input(fmt::format("{}: user name must have 1 to {} bytes, got {}", source, kMaxName,
+                                user.size()));
+  }
+  for (size_t at = 0; at < user.size();) {
+    const size_t len = printable_utf8_at(user, at);
+    if (len == 0) {
+      throw_bad_input(fmt::format(
+          "{}: user name '{}' holds a control character or invalid UTF-8 at byte {} (printable "
+          "characters only)",
+          source, escape_for_message(user), at));
+    }
+    at += len;
+  }
+}
+
+void TemplateStore::require_folder(const fs::path& dir) {
+  std::error_code ec;
+  const auto status = fs::status(dir, ec);
+  if (fs::exists(status) && !fs::is_directory(status)) {
+    throw_bad_input(fmt::format(
+        "{}: not a folder (a template store is a folder holding {})", dir.string(), kFileName));
+  }
+}
 
 std::string utc_now_iso8601() {
   const std::time_t now = std::time(nullptr);
@@ -136,7 +231,7 @@ void UserTemplates::push_adaptive(EmbeddingRef embedding, size_t capacity) {
   if (capacity == 0) return;
   if (embedding.size() != enrolled.cols()) {
     throw_bad_input(fmt::format("adaptive template of width {} for user '{}' with width {}",
-                                embedding.size(), user, enrolled.cols()));
+                                embedding.size(), escape_for_message(user), enrolled.cols()));
   }
   const auto cap = static_cast<Eigen::Index>(capacity);
   if (adaptive.rows() >= cap) {  // evict the oldest, keep the newest cap - 1
@@ -152,39 +247,131 @@ void UserTemplates::push_adaptive(EmbeddingRef embedding, size_t capacity) {
 
 // ---- store -----------------------------------------------------------------------------------
 
-TemplateStore TemplateStore::load(const fs::path& dir, const StoreKey& key) {
+TemplateStore TemplateStore::load(const fs::path& dir, const StoreKey& key,
+                                  const StoreAccess& access) {
+  require_folder(dir);
   const fs::path file = dir / kFileName;
-  std::string plain = open_sealed_store_bytes(read_file(file), key, file.string());
-  try {
-    TemplateStore store = deserialize(plain, file.string());
-    wipe(plain);
-    store.source_ = dir.string();
-    return store;
-  } catch (...) {
-    wipe(plain);
-    throw;
-  }
+  std::error_code ec;
+  if (!fs::exists(file, ec)) throw_bad_input(fmt::format("{}: cannot open file", file.string()));
+  const FileLock lock(dir / kLockFileName, FileLock::Mode::shared, access.lock_timeout_s,
+                      fmt::format("template store {}", dir.string()));
+  return open_locked(dir, key, access);
 }
 
-TemplateStore TemplateStore::open(const fs::path& dir, const StoreKey& key) {
+TemplateStore TemplateStore::open(const fs::path& dir, const StoreKey& key,
+                                  const StoreAccess& access) {
+  require_folder(dir);
   std::error_code ec;
-  if (fs::exists(dir / kFileName, ec)) return load(dir, key);
+  if (!fs::exists(dir, ec)) {  // nothing to lock yet: a new store
+    TemplateStore store;
+    store.source_ = dir.string();
+    return store;
+  }
+  const FileLock lock(dir / kLockFileName, FileLock::Mode::shared, access.lock_timeout_s,
+                      fmt::format("template store {}", dir.string()));
+  return open_locked(dir, key, access);
+}
+
+// Reads DIR/store.bin (an empty store when missing) and checks it against the generation record.
+// The caller holds the lock.
+TemplateStore TemplateStore::open_locked(const fs::path& dir, const StoreKey& key,
+                                         const StoreAccess& access) {
+  const fs::path file = dir / kFileName;
+  const fs::path record_file = generation_file_of(dir, access);
+  std::error_code ec;
   TemplateStore store;
+  if (fs::exists(fs::symlink_status(file, ec))) {
+    std::string plain = open_sealed_store_bytes(read_file(file), key, file.string());
+    try {
+      store = deserialize(plain, file.string());
+      wipe(plain);
+    } catch (...) {
+      wipe(plain);
+      throw;
+    }
+  }
   store.source_ = dir.string();
+  // The record after the store: a wrong key is reported for the store, the better diagnosis.
+  const uint64_t recorded = read_generation_record(record_file, key, access.accept_rollback);
+  if (access.accept_rollback) return store;
+  const bool exists = fs::exists(file, ec);
+  if (recorded > store.generation_) {
+    throw_bad_input(
+        exists ? fmt::format("{}: store rolled back: it is generation {}, but generation {} was "
+                             "accepted before ({}); an older copy of the store was put back "
+                             "(--accept-rollback accepts it)",
+                             file.string(), store.generation_, recorded, record_file.string())
+               : fmt::format("{}: store rolled back: the store is missing, but generation {} was "
+                             "accepted before ({}); it was deleted or moved (--accept-rollback "
+                             "starts a new one)",
+                             file.string(), recorded, record_file.string()));
+  }
+  if (exists && store.generation_ > 1 && !fs::exists(record_file, ec)) {
+    throw_bad_input(fmt::format(
+        "{}: store rolled back? it is generation {}, but its generation record {} is missing "
+        "(--accept-rollback accepts the store and writes a new record)",
+        file.string(), store.generation_, record_file.string()));
+  }
   return store;
 }
 
-void TemplateStore::save(const fs::path& dir, const StoreKey& key) const {
+void TemplateStore::save(const fs::path& dir, const StoreKey& key, const StoreAccess& access) {
+  require_folder(dir);
   std::error_code ec;
   if (!fs::exists(dir, ec)) {
     fs::create_directories(dir, ec);
     if (!ec) fs::permissions(dir, fs::perms::owner_all, ec);
     if (ec) throw_io(fmt::format("{}: cannot create folder: {}", dir.string(), ec.message()));
   }
+  const FileLock lock(dir / kLockFileName, FileLock::Mode::exclusive, access.lock_timeout_s,
+                      fmt::format("template store {}", dir.string()));
+  // Not a transaction by itself: refuse to overwrite what another process saved meanwhile.
+  StoreAccess lenient = access;
+  lenient.accept_rollback = true;
+  const TemplateStore on_disk = open_locked(dir, key, lenient);
+  if (on_disk.generation_ != generation_ && fs::exists(dir / kFileName, ec)) {
+    throw_bad_input(fmt::format(
+        "template store {} changed since it was read (generation {} on disk, {} read): reload it "
+        "and apply the change again",
+        dir.string(), on_disk.generation_, generation_));
+  }
+  save_locked(dir, key, access);
+}
+
+// Writes the next generation: store.bin first, then the record. A crash between the two leaves a
+// store newer than its record, which loads fine (the reverse order would refuse it as rolled back).
+void TemplateStore::save_locked(const fs::path& dir, const StoreKey& key,
+                                const StoreAccess& access) {
+  const fs::path record_file = generation_file_of(dir, access);
+  const uint64_t recorded = read_generation_record(record_file, key, true);
+  const uint64_t next = std::max(generation_, recorded) + 1;
+  const uint64_t previous = generation_;
+  generation_ = next;
   std::string plain = serialize();
+  generation_ = previous;
   const std::string sealed = seal_store_bytes(plain, key);
   wipe(plain);
   write_file_atomic(dir / kFileName, sealed, 0600);
+  generation_ = next;
+  write_generation_record(record_file, next, key);
+}
+
+bool TemplateStore::update(const fs::path& dir, const StoreKey& key,
+                           const std::function<bool(TemplateStore&)>& change,
+                           const StoreAccess& access) {
+  require_folder(dir);
+  std::error_code ec;
+  if (!fs::exists(dir, ec)) {
+    fs::create_directories(dir, ec);
+    if (!ec) fs::permissions(dir, fs::perms::owner_all, ec);
+    if (ec) throw_io(fmt::format("{}: cannot create folder: {}", dir.string(), ec.message()));
+  }
+  const FileLock lock(dir / kLockFileName, FileLock::Mode::exclusive, access.lock_timeout_s,
+                      fmt::format("template store {}", dir.string()));
+  TemplateStore store = open_locked(dir, key, access);
+  if (!change(store)) return false;
+  store.save_locked(dir, key, access);
+  return true;
 }
 
 std::string TemplateStore::serialize() const {
@@ -203,6 +390,7 @@ std::string TemplateStore::serialize() const {
   }
   put_u32(payload, lockout_.consecutive_failures);
   put_u32(payload, lockout_.locked ? 1u : 0u);
+  put_u64(payload, generation_);
   std::string out(kMagic, sizeof kMagic);
   out.reserve(kHeaderSize + payload.size());  // no reallocation leaves a plaintext copy behind
   put_u32(out, kFormatVersion);
@@ -223,9 +411,9 @@ TemplateStore TemplateStore::deserialize(std::string_view bytes, const std::stri
                                 source, bytes.size(), kHeaderSize));
   }
   const auto version = static_cast<uint32_t>(get_le(bytes, 8, 4));
-  if (version != kFormatVersion && version != 1) {
+  if (version < 1 || version > kFormatVersion) {
     throw_bad_input(fmt::format(
-        "{}: unsupported template store format version {} (this build reads versions 1 and {})",
+        "{}: unsupported template store format version {} (this build reads versions 1 to {})",
         source, version, kFormatVersion));
   }
   const uint64_t size = get_le(bytes, 12, 8);
@@ -258,7 +446,7 @@ TemplateStore TemplateStore::deserialize(std::string_view bytes, const std::stri
     u.user = in.str("a user name");
     u.created_utc = in.str("a creation time");
     const uint32_t enrolled = in.u32(), adaptive = in.u32();
-    if (enrolled == 0) in.corrupt(fmt::format("user '{}' has no enrollment embedding", u.user));
+    if (enrolled == 0) in.corrupt(fmt::format("user '{}' has no enrollment embedding", escape_for_message(u.user)));
     in.rows(u.enrolled, enrolled, store.dim_);
     in.rows(u.adaptive, adaptive, store.dim_);
     if (!store.users_.empty() && !(store.users_.back().user < u.user)) {
@@ -272,8 +460,11 @@ TemplateStore TemplateStore::deserialize(std::string_view bytes, const std::stri
     if (locked > 1) in.corrupt(fmt::format("lockout flag {} (expected 0 or 1)", locked));
     store.lockout_.locked = locked == 1;
   }
+  if (version >= 3) store.generation_ = in.u64();
   if (!in.done()) {
-    in.corrupt(version >= 2 ? "bytes after the lockout state" : "bytes after the last user");
+    in.corrupt(version >= 3   ? "bytes after the generation"
+               : version == 2 ? "bytes after the lockout state"
+                              : "bytes after the last user");
   }
   return store;
 }
@@ -287,22 +478,25 @@ void TemplateStore::require_fingerprint(const std::string& fingerprint) const {
 
 void TemplateStore::add(const std::string& user, const Embeddings& embeddings,
                         const std::string& fingerprint, bool replace) {
-  check_name(user, source_);
+  check_user_name(user, source_);
   if (fingerprint.empty()) {
-    throw_bad_input(fmt::format("{}: enrolling '{}' without a model fingerprint", source_, user));
+    throw_bad_input(fmt::format("{}: enrolling '{}' without a model fingerprint", source_,
+                                escape_for_message(user)));
   }
   require_fingerprint(fingerprint);
   if (embeddings.rows() == 0 || embeddings.cols() == 0) {
-    throw_bad_input(fmt::format("{}: enrolling '{}' with no embedding", source_, user));
+    throw_bad_input(fmt::format("{}: enrolling '{}' with no embedding", source_,
+                                escape_for_message(user)));
   }
   if (dim_ != 0 && embeddings.cols() != dim_) {
     throw_bad_input(
         fmt::format("{}: enrolling '{}' with embeddings of width {}, the store holds {}", source_,
-                    user, embeddings.cols(), dim_));
+                    escape_for_message(user), embeddings.cols(), dim_));
   }
   if (!embeddings.allFinite()) {
     throw_bad_input(
-        fmt::format("{}: enrolling '{}': embeddings hold NaN or infinity", source_, user));
+        fmt::format("{}: enrolling '{}': embeddings hold NaN or infinity", source_,
+                    escape_for_message(user)));
   }
   auto it =
       std::lower_bound(users_.begin(), users_.end(), user,
@@ -310,7 +504,8 @@ void TemplateStore::add(const std::string& user, const Embeddings& embeddings,
   if (it != users_.end() && it->user == user) {
     if (!replace) {
       throw_bad_input(
-          fmt::format("{}: user '{}' is already enrolled (remove it first)", source_, user));
+          fmt::format("{}: user '{}' is already enrolled (remove it first)", source_,
+                      escape_for_message(user)));
     }
   } else {
     it = users_.insert(it, UserTemplates{});
@@ -349,10 +544,11 @@ const UserTemplates& TemplateStore::get(const std::string& user) const {
   if (it == users_.end()) {
     std::string enrolled;
     for (size_t k = 0; k < users_.size() && k < 10; ++k) {
-      enrolled += (k ? ", " : "") + users_[k].user;
+      enrolled += (k ? ", " : "") + escape_for_message(users_[k].user);
     }
     if (users_.size() > 10) enrolled += fmt::format(" and {} more", users_.size() - 10);
-    throw_bad_input(fmt::format("template store {}: no user '{}' (enrolled: {})", source_, user,
+    throw_bad_input(fmt::format("template store {}: no user '{}' (enrolled: {})", source_,
+                                escape_for_message(user),
                                 users_.empty() ? "nobody" : enrolled));
   }
   return *it;

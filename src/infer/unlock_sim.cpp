@@ -201,6 +201,43 @@ UnlockSimReport simulate_unlock(const Embeddings& embeddings, const std::vector<
   return report;
 }
 
+namespace {
+// A rate of `attempts` trials: the percentage, or "n/a" when there was no trial.
+std::string percent_or_na(double rate, size_t attempts, int decimals) {
+  return attempts == 0 ? std::string("n/a") : fmt::format("{:.{}f}%", 100 * rate, decimals);
+}
+// A JSON number of `attempts` trials, or null when there was none: never a rate from nothing.
+std::string json_rate(double value, size_t attempts) {
+  return attempts == 0 ? std::string("null") : fmt::format("{:.6g}", value);
+}
+}  // namespace
+
+std::string unlock_report_unusable(const UnlockSimReport& r) {
+  std::string reasons;
+  for (const auto& u : r.users) {
+    if (!u.enrolled && reasons.size() < 300) {
+      reasons += fmt::format("; {}: {}", u.user, u.refusal);
+    }
+  }
+  const size_t enrolled = r.users.size() - r.refused_enrollments;
+  if (r.genuine_attempts == 0) {
+    return fmt::format(
+        "no genuine attempts, so no FRR: {} of {} person(s) enrolled{}{}",
+        enrolled, r.users.size(),
+        enrolled > 0 ? ", and every frame of theirs was used for enrollment (lower "
+                       "--enroll-frames or give more frames per person)"
+                     : "",
+        reasons);
+  }
+  if (r.impostor_attempts == 0) {
+    return fmt::format(
+        "no impostor attempts, so no FAR: {} of {} person(s) enrolled and no other person has a "
+        "usable frame (give at least two persons){}",
+        enrolled, r.users.size(), reasons);
+  }
+  return "";
+}
+
 std::string format_unlock_report(const UnlockSimReport& r) {
   std::string out = fmt::format("{:<28} {:>9} {:>9} {:>7} {:>9} {:>8} {:>8}\n", "user",
                                 "genuine", "impostor", "FRR", "FAR", "attempts", "lockouts");
@@ -209,30 +246,35 @@ std::string format_unlock_report(const UnlockSimReport& r) {
       out += fmt::format("{:<28} enrollment refused: {}\n", u.user, u.refusal);
       continue;
     }
-    out += fmt::format("{:<28} {:>9.3f} {:>9.3f} {:>6.2f}% {:>8.4f}% {:>8} {:>8}\n", u.user,
-                       u.genuine_mean, u.impostor_mean, 100 * u.frr, 100 * u.far,
+    out += fmt::format("{:<28} {:>9.3f} {:>9.3f} {:>7} {:>9} {:>8} {:>8}\n", u.user,
+                       u.genuine_mean, u.impostor_mean, percent_or_na(u.frr, u.genuine_attempts, 2),
+                       percent_or_na(u.far, u.impostor_attempts, 4),
                        u.genuine_attempts + u.impostor_attempts, u.lockouts);
   }
   out += fmt::format(
       "\ngenuine mean distance {:.3f} vs impostor mean distance {:.3f}\n"
       "threshold {:.4f} ({})\n"
-      "with adaptive update:    FRR {:.2f}% ({} genuine attempts), FAR {:.4f}% ({} impostor attempts)\n"
-      "without adaptive update: FRR {:.2f}%, FAR {:.4f}%\n"
+      "with adaptive update:    FRR {} ({} genuine attempts), FAR {} ({} impostor attempts)\n"
+      "without adaptive update: FRR {}, FAR {}\n"
       "genuine lockouts {} (a user had to enter the passcode), impostor lockouts {}, "
       "refused enrollments {}\n",
-      r.genuine_mean, r.impostor_mean, r.threshold, r.threshold_source, 100 * r.frr,
-      r.genuine_attempts, 100 * r.far, r.impostor_attempts, 100 * r.frr_static,
-      100 * r.far_static, r.lockouts, r.impostor_lockouts, r.refused_enrollments);
+      r.genuine_mean, r.impostor_mean, r.threshold, r.threshold_source,
+      percent_or_na(r.frr, r.genuine_attempts, 2), r.genuine_attempts,
+      percent_or_na(r.far, r.impostor_attempts, 4), r.impostor_attempts,
+      percent_or_na(r.frr_static, r.genuine_attempts, 2),
+      percent_or_na(r.far_static, r.impostor_attempts, 4), r.lockouts, r.impostor_lockouts,
+      r.refused_enrollments);
   return out;
 }
 
 std::string unlock_report_json(const UnlockSimReport& r) {
   return fmt::format(
-      "{{\n  \"threshold\": {:.6g},\n  \"genuine_mean\": {:.6g},\n  \"impostor_mean\": {:.6g},\n"
-      "  \"frr\": {:.6g},\n  \"far\": {:.6g},\n  \"genuine_attempts\": {},\n"
+      "{{\n  \"threshold\": {:.6g},\n  \"genuine_mean\": {},\n  \"impostor_mean\": {},\n"
+      "  \"frr\": {},\n  \"far\": {},\n  \"genuine_attempts\": {},\n"
       "  \"impostor_attempts\": {},\n  \"lockouts\": {}\n}}\n",
-      r.threshold, r.genuine_mean, r.impostor_mean, r.frr, r.far, r.genuine_attempts,
-      r.impostor_attempts, r.lockouts);
+      r.threshold, json_rate(r.genuine_mean, r.genuine_distances.size()),
+      json_rate(r.impostor_mean, r.impostor_distances.size()), json_rate(r.frr, r.genuine_attempts),
+      json_rate(r.far, r.impostor_attempts), r.genuine_attempts, r.impostor_attempts, r.lockouts);
 }
 
 std::string unlock_per_user_csv(const UnlockSimReport& r) {

@@ -2,7 +2,11 @@
 #include "faceid/io/depth_io.hpp"
 
 #include <cctype>
+#include <algorithm>
 #include <charconv>
+#include <cstdint>
+#include <cstdlib>
+#include <fstream>
 #include <system_error>
 
 #include <fmt/format.h>
@@ -53,11 +57,52 @@ void require_nonempty_file(const std::filesystem::path& path) {
   if (size == 0) throw_bad_input(fmt::format("{}: empty file (0 bytes)", path.string()));
 }
 
+// The largest image side we decode: a damaged header claiming more (30000 x 30000) would make
+// OpenCV allocate gigabytes or print its own assertion to stderr before failing.
+constexpr int64_t kMaxImageSide = 16384;
+
+// Reads the size a BMP or PNG header claims and refuses absurd ones, naming the file. Other
+// formats (and headers too short to hold a size) are left to the decoder.
+void check_image_header(const std::filesystem::path& path) {
+  std::ifstream in(path, std::ios::binary);
+  unsigned char h[26] = {};
+  in.read(reinterpret_cast<char*>(h), sizeof h);
+  const auto got = static_cast<size_t>(in.gcount());
+  int64_t width = 0, height = 0;
+  const char* format = nullptr;
+  auto le32 = [&](size_t at) {
+    return static_cast<int32_t>(static_cast<uint32_t>(h[at]) | static_cast<uint32_t>(h[at + 1]) << 8 |
+                                static_cast<uint32_t>(h[at + 2]) << 16 |
+                                static_cast<uint32_t>(h[at + 3]) << 24);
+  };
+  auto be32 = [&](size_t at) {
+    return static_cast<uint32_t>(h[at]) << 24 | static_cast<uint32_t>(h[at + 1]) << 16 |
+           static_cast<uint32_t>(h[at + 2]) << 8 | static_cast<uint32_t>(h[at + 3]);
+  };
+  static const unsigned char kPng[8] = {0x89, 'P', 'N', 'G', '\r', '\n', 0x1a, '\n'};
+  if (got >= 26 && h[0] == 'B' && h[1] == 'M' && le32(14) >= 40) {  // BITMAPINFOHEADER or later
+    format = "BMP";
+    width = le32(18);
+    height = std::llabs(static_cast<long long>(le32(22)));  // negative: top-down rows
+  } else if (got >= 24 && std::equal(kPng, kPng + 8, h)) {
+    format = "PNG";
+    width = be32(16);
+    height = be32(20);
+  }
+  if (format == nullptr) return;
+  if (width <= 0 || height <= 0 || width > kMaxImageSide || height > kMaxImageSide) {
+    throw_bad_input(fmt::format(
+        "{}: damaged {} header: it claims {} x {} pixels (expected 1 to {} per side)",
+        path.string(), format, width, height, kMaxImageSide));
+  }
+}
+
 // Decodes an image file as stored (cv::IMREAD_UNCHANGED). Every failure is a bad_input naming the
 // file: missing, empty, undecodable, and the cv::Exception OpenCV throws for some damaged headers
 // (a BMP claiming a width beyond CV_IO_MAX_IMAGE_WIDTH) instead of returning an empty image.
 cv::Mat decode_image(const std::filesystem::path& path) {
   require_nonempty_file(path);
+  check_image_header(path);
   cv::Mat img;
   try {
     img = cv::imread(path.string(), cv::IMREAD_UNCHANGED);

@@ -42,6 +42,10 @@ struct Opened {
 std::unique_ptr<Opened> open_checkpoint(const std::filesystem::path& path) {
   std::error_code ec;
   if (!std::filesystem::is_regular_file(path, ec)) {
+    if (std::filesystem::is_directory(path, ec)) {
+      throw_bad_input(fmt::format(
+          "{}: is a folder, expected a checkpoint file (e.g. runs/NAME/best.pt)", path.string()));
+    }
     throw_bad_input(fmt::format("{}: checkpoint not found", path.string()));
   }
   const std::string bytes = read_file(path);

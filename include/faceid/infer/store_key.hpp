@@ -74,6 +74,12 @@ std::string seal_store_bytes(std::string_view plaintext, const StoreKey& key);
 std::string open_sealed_store_bytes(std::string_view sealed, const StoreKey& key,
                                     const std::string& source);
 
+// A 32-byte MAC of `bytes` under `key`: keyed BLAKE2b-256 of `label` (domain separation: one key,
+// several uses) followed by `bytes`. mac_matches compares in constant time.
+std::string mac_bytes(std::string_view label, std::string_view bytes, const StoreKey& key);
+bool mac_matches(std::string_view mac, std::string_view label, std::string_view bytes,
+                 const StoreKey& key);
+
 // Overwrites a buffer that held plaintext templates before it is freed.
 void wipe(std::string& bytes);
 

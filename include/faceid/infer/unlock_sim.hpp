@@ -68,8 +68,14 @@ UnlockSimReport simulate_unlock(const Embeddings& embeddings, const std::vector<
 std::vector<size_t> choose_enrollment_rows(const std::vector<size_t>& rows,
                                            const std::vector<FrameRef>& frames, int k);
 
-// Writes report.txt-style lines to a string; JSON with exactly the keys threshold, genuine_mean,
-// impostor_mean, frr, far, genuine_attempts, impostor_attempts, lockouts; per-user CSV.
+// Why the report measures nothing ("" when it does): no genuine attempts (no FRR) or no impostor
+// attempts (no FAR), with the persons' enrollment refusals. unlock_sim exits 2 with it.
+std::string unlock_report_unusable(const UnlockSimReport& report);
+
+// Writes report.txt-style lines to a string ("n/a" for a rate of 0 attempts); JSON with exactly
+// the keys threshold, genuine_mean, impostor_mean, frr, far, genuine_attempts, impostor_attempts,
+// lockouts, where a rate or mean of 0 attempts is null (never a number computed from nothing);
+// per-user CSV.
 std::string format_unlock_report(const UnlockSimReport& report);
 std::string unlock_report_json(const UnlockSimReport& report);
 std::string unlock_per_user_csv(const UnlockSimReport& report);
