@@ -136,7 +136,7 @@ TEST_CASE("face truth: the scanner and inspect_data ignore truth files", "[synth
   CHECK(data.frame_count() == 2);
 
   std::string output;
-  const int code = faceid::test::run_app("inspect_data", "'" + o.out.string() + "'", &output);
+  const int code = faceid::test::run_app("inspect_data", "--root '" + o.out.string() + "'", &output);
   INFO(output);
   CHECK(code == 0);
   CHECK(output.find("bad files: 0") != std::string::npos);

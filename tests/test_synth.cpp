@@ -150,7 +150,7 @@ TEST_CASE("synth: frames look like a Kinect capture", "[synth]") {
     REQUIRE(face.size() > 100);
     std::nth_element(face.begin(), face.begin() + face.size() / 2, face.end());
     const int median = face[face.size() / 2];
-    CHECK(median >= 500);
+    CHECK(median >= 450);  // the nose and brows stand in front of a face at 500 mm
     CHECK(median <= 1550);
     CHECK(std::abs(median - truth.face_z) < 40);
     // The colour image is not flat: shading, texture, noise.

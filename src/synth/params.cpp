@@ -204,7 +204,7 @@ void draw_distractors(uint64_t seed, int person, int session, int pose, const Di
   {
     Rng rng = distractor_rng(seed, Kind::shadow, person, session, pose);
     f.shadow = rng.chance(d.shadow);
-    f.shadow_band = static_cast<float>(rng.uniform(20, 60));
+    f.shadow_band = static_cast<float>(rng.uniform(12, 40));
     f.shadow_widen = 2 + rng.below(4);
   }
   {

@@ -240,17 +240,20 @@ PersonBuild add_person(Mesh& m, const Face& f, const IdentityParams& id, const F
     }
   }
   constexpr int kTorsoCols = 48, kTorsoRows = 23;
-  constexpr float kTorsoLength = 650;
   const float ws = id.shoulder_width / 2, ds = id.torso_depth / 2;
   const float torso_top = -(0.45f * f.b + 25), torso_z = -0.25f * f.c - 10;
+  // 650 mm, or longer when the image shows more (far, raised): the body always leaves the image
+  // at the bottom (camera Y of the bottom = offset_y + 0.55 b - torso_top + length).
+  const float bottom_needed = (kDepthCamera.cy + 1) / kDepthCamera.fy * (fr.distance + f.c + 300) + 50;
+  const float torso_length = std::max(650.0f, bottom_needed - (fr.offset_y + 0.55f * f.b - torso_top));
   for (int j = 0; j < kTorsoRows; ++j) {
     // Row 0 is the bottom; rows crowd towards the rounded shoulders.
     const float k = static_cast<float>(kTorsoRows - 1 - j) / (kTorsoRows - 1);
-    const float t = kTorsoLength * std::pow(k, 1.8f);
+    const float t = torso_length * std::pow(k, 1.8f);
     // Sloping shoulders: the width grows quickly below the neck, then rounds off at the arms.
     const float sx = std::min(t, 130.0f) / 130.0f, sz = std::min(t, 45.0f) / 45.0f;
     const float rx = ws * std::pow(1 - (1 - sx) * (1 - sx) * (1 - sx), 0.5f) *
-                     (1 - 0.06f * std::min(1.0f, t / kTorsoLength));
+                     (1 - 0.06f * std::min(1.0f, t / torso_length));
     const float rz = ds * std::sqrt(1 - (1 - sz) * (1 - sz));
     for (int i = 0; i < kTorsoCols; ++i) {
       const float a = -kPi + 2 * kPi * static_cast<float>(i) / kTorsoCols;
@@ -258,8 +261,8 @@ PersonBuild add_person(Mesh& m, const Face& f, const IdentityParams& id, const F
     }
   }
   // Leaning: z grows with the height above the hips (torso) and below the neck's top (neck).
-  const float hips = torso_top - kTorsoLength;
-  auto torso_w = [&](float y) { return std::clamp((y - hips) / kTorsoLength, 0.0f, 1.0f); };
+  const float hips = torso_top - torso_length;
+  auto torso_w = [&](float y) { return std::clamp((y - hips) / torso_length, 0.0f, 1.0f); };
   auto neck_w = [&](float y) { return std::clamp((neck_top - y) / (neck_top - torso_top), 0.0f, 1.0f); };
   float shear = 0;
   if (fr.lean > 0 && with_head) {
