@@ -424,8 +424,6 @@ TEST_CASE("synth CLI: exit codes", "[synth][cli]") {
       {"--persons 0 --out " + (tmp.path / "a").string(), 2},
       {"--persons 1 --out " + (tmp.path / "file" / "sub").string(), 2},
       {"--persons 1 --rate-hand 1.5 --out " + (tmp.path / "r").string(), 2},
-      {"--persons 1 --rate-empty -0.5 --out " + (tmp.path / "r").string(), 2},
-      {"--persons 1 --distractors some --out " + (tmp.path / "r").string(), 2},
       {"--persons 1 --sessions 1 --poses 1 --compact --seed 3 --out " + (tmp.path / "ok").string(), 0},
       {"--persons 1 --sessions 1 --poses 1 --compact --seed 3 --distractors none --rate-hand 1 --out " +
            (tmp.path / "hand").string(),
@@ -648,14 +646,18 @@ TEST_CASE("synth: the shadow band cuts the head from the body in depth", "[synth
     const Rendered r = render(person, 1, only(&faceid::Distractors::shadow));
     INFO("person " << person);
     const cv::Mat& d = r.frame.depth_raw;
-    // Holes on the neck under the chin.
-    int neck_holes = 0;
-    for (int y = 0; y < 480; ++y) {
-      for (int x = 0; x < 640; ++x) {
-        neck_holes += r.truth.parts.at<uint8_t>(y, x) == static_cast<uint8_t>(Part::neck) && d.at<int16_t>(y, x) == -1;
+    // Holes on the neck under the chin: far more than the clean scene's edge dropouts.
+    auto neck_holes = [](const Rendered& x) {
+      int n = 0;
+      for (int y = 0; y < 480; ++y) {
+        for (int u = 0; u < 640; ++u) {
+          n += x.truth.parts.at<uint8_t>(y, u) == static_cast<uint8_t>(Part::neck) &&
+               x.frame.depth_raw.at<int16_t>(y, u) == -1;
+        }
       }
-    }
-    CHECK(neck_holes > 50);
+      return n;
+    };
+    CHECK(neck_holes(r) > 2 * neck_holes(render(person, 1, faceid::Distractors::none())) + 50);
     // Region growing from the face centre over valid depth (steps < 25 mm) never reaches the torso.
     cv::Mat seen(480, 640, CV_8UC1, cv::Scalar(0));
     std::queue<cv::Point> todo;
