@@ -468,18 +468,23 @@ Scene build_scene(uint64_t seed, int person, int session, const FrameParams& fra
   FrameParams& fr = sc.frame;
   const Face& f = sc.face = make_face(sc.identity, sc.session, sc.frame);
   Mesh& m = sc.mesh;
-  if (fr.no_person && fr.empty_kind == 3) {
-    // A person whose head is above the image: the lowest head point (chin, beard, a pitched
-    // head) stays above the top row.
-    fr.offset_y = -(kDepthCamera.cy + 1) / kDepthCamera.fy * fr.distance - 1.7f * f.b - 60;
-  }
-
   std::vector<Eigen::Vector3f> lens[2];
   Eigen::Vector3f lens_center[2];
   PersonBuild pb;
   if (!fr.no_person || fr.empty_kind >= 2) {
     // The subject; in an empty scene a coat (torso only) or a person with the head out of view.
     pb = add_person(m, f, sc.identity, fr, !fr.no_person || fr.empty_kind == 3, lens, lens_center);
+    // A person whose head is above the image: raised until the lowest head point is too.
+    for (int k = 0; fr.no_person && fr.empty_kind == 3; ++k) {
+      float bottom = -std::numeric_limits<float>::infinity();
+      for (int v = pb.head_begin; v < pb.head_end; ++v) {
+        bottom = std::max(bottom, project_depth(m.pos[static_cast<size_t>(v)]).y());
+      }
+      if (bottom < -1) break;
+      fr.offset_y = -(kDepthCamera.cy + 1) / kDepthCamera.fy * fr.distance - (1.3f + 0.2f * static_cast<float>(k)) * f.b;
+      m = Mesh{};
+      pb = add_person(m, f, sc.identity, fr, true, lens, lens_center);
+    }
     sc.face_center = pb.face_center;
     sc.head_center = pb.head_to_camera(Eigen::Vector3f::Zero());
   }
