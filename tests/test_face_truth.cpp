@@ -33,7 +33,7 @@ faceid::FaceTruth sample_truth() {
 
 }  // namespace
 
-TEST_CASE("face truth: round trip, exactly", "[synth][face_truth]") {
+TEST_CASE("synth truth: round trip, exactly", "[synth][face_truth]") {
   TempDir tmp;
   const faceid::FaceTruth t = sample_truth();
   faceid::write_face_truth(tmp.path / "001_1_truth.yaml", t);
@@ -57,7 +57,7 @@ TEST_CASE("face truth: round trip, exactly", "[synth][face_truth]") {
   CHECK(faceid::read_face_truth(tmp.path / "n.yaml").distractors.empty());
 }
 
-TEST_CASE("face truth: a bad file is bad input naming the file and the key", "[synth][face_truth]") {
+TEST_CASE("synth truth: a bad file is bad input naming the file and the key", "[synth][face_truth]") {
   TempDir tmp;
   const fs::path path = tmp.path / "003_2_truth.yaml";
   faceid::write_face_truth(path, sample_truth());
@@ -97,7 +97,7 @@ TEST_CASE("face truth: a bad file is bad input naming the file and the key", "[s
             .find("missing.yaml") != std::string::npos);
 }
 
-TEST_CASE("face truth: the path beside a frame", "[synth][face_truth]") {
+TEST_CASE("synth truth: the path beside a frame", "[synth][face_truth]") {
   CHECK(faceid::face_truth_path("/d/p/001_1_c.bmp") == fs::path("/d/p/001_1_truth.yaml"));
   CHECK(faceid::face_truth_path("/d/p/017_3_d.dat") == fs::path("/d/p/017_3_truth.yaml"));
   CHECK(faceid::face_truth_path("p/002_2_d.png") == fs::path("p/002_2_truth.yaml"));
@@ -105,7 +105,7 @@ TEST_CASE("face truth: the path beside a frame", "[synth][face_truth]") {
         std::string::npos);
 }
 
-TEST_CASE("face truth: the scanner and inspect_data ignore truth files", "[synth][face_truth][cli]") {
+TEST_CASE("synth truth: the scanner and inspect_data ignore truth files", "[synth][face_truth][cli]") {
   TempDir tmp;
   faceid::SynthOptions o;
   o.out = tmp.path / "set";
