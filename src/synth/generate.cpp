@@ -122,7 +122,8 @@ std::string manifest_text(const SynthOptions& o, bool complete) {
       complete ? "true" : "false");
 }
 
-// Frames kept from an earlier run must come from the same generator, seed and format.
+// Frames kept from an earlier run must come from the same generator, seed, format and distractor
+// rates.
 void check_existing_manifest(const fs::path& path, const SynthOptions& o) {
   std::error_code ec;
   if (o.overwrite || !fs::exists(path, ec)) return;
