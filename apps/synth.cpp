@@ -4,6 +4,9 @@
 #include <cstdint>
 #include <cstdio>
 #include <string>
+#include <vector>
+
+#include <fmt/format.h>
 
 #include "faceid/app.hpp"
 #include "faceid/synth/synth.hpp"
@@ -62,11 +65,45 @@ int main(int argc, char** argv) {
   cli.add_flag("--compact", o.compact,
                "Write 640x480 colour PNG + 16-bit depth PNG instead of VAP's BMP + .dat");
   cli.add_flag("--overwrite", o.overwrite, "Re-render frames that already exist");
+  // Distractors: --distractors picks the base (default rates, or none: version 1's clean scene),
+  // then each --rate-* given overrides its rate. Rates outside [0, 1] exit 2 naming the flag.
+  std::string base = "default";
+  cli.add_option("--distractors", base,
+                 "Distractor base: 'default' (the rates below) or 'none' (the clean scene of generator "
+                 "version 1: no distractors, faces at 625-1060 mm); --rate-* flags then override")
+      ->check(CLI::IsMember({"default", "none"}))
+      ->capture_default_str();
+  const faceid::Distractors defaults;
+  faceid::Distractors rates;
+  struct RateFlag {
+    const char* flag;
+    float faceid::Distractors::*rate;
+    const char* help;
+  };
+  const RateFlag rate_flags[] = {
+      {"--rate-lean", &faceid::Distractors::lean, "torso leaning forward, chest 50-200 mm nearer than the face"},
+      {"--rate-shadow", &faceid::Distractors::shadow, "Kinect shadow band: holes between chin and neck"},
+      {"--rate-hand", &faceid::Distractors::hand, "a raised hand 150-400 mm in front of the face, covering 10-35%"},
+      {"--rate-chair", &faceid::Distractors::chair, "a chair back behind the shoulders"},
+      {"--rate-second-person", &faceid::Distractors::second_person, "another person 300-1200 mm further back"},
+      {"--rate-off-centre", &faceid::Distractors::off_centre, "head off the image centre (up to 250 mm at 1 m)"},
+      {"--rate-empty", &faceid::Distractors::empty, "no person at all (a 'no face' frame)"},
+  };
+  std::vector<CLI::Option*> rate_options;
+  for (const auto& r : rate_flags) {
+    rate_options.push_back(cli.add_option(r.flag, rates.*r.rate,
+                                          fmt::format("Rate in [0, 1] of frames with {} (default {})", r.help,
+                                                      defaults.*r.rate)));
+  }
   cli.add_flag("--attacks", o.attacks,
                "Also write presentation attacks of every frame: printed photo, screen replay, 3-D mask, "
                "under OUT/attacks/<photo|screen|mask>/<targeted person>/ (see docs/pad.md)");
   return faceid::run_app(cli, argc, argv, [&] {
     o.out = out;
+    o.distractors = base == "none" ? faceid::Distractors::none() : faceid::Distractors{};
+    for (size_t i = 0; i < rate_options.size(); ++i) {
+      if (rate_options[i]->count() > 0) o.distractors.*rate_flags[i].rate = rates.*rate_flags[i].rate;
+    }
     int written = 0;
     o.frames_written = &written;
     Progress progress(faceid::stderr_is_tty());

@@ -11,13 +11,16 @@
 
 #include "faceid/config.hpp"
 #include "faceid/synth/synth.hpp"
+#include "synth/params.hpp"
 
 namespace faceid::test {
 
-// 6 persons x 1 session x 6 poses, compact PNG layout.
+// 6 persons x 1 session x 6 poses, compact PNG layout, the clean scene (no distractors: the
+// training and inference tests measure learning, not head finding). The folder name carries the
+// generator version, so a new generator never reuses an old set.
 inline std::filesystem::path smoke_dataset() {
-  const std::filesystem::path root =
-      std::filesystem::path(FACEID_BIN_DIR).parent_path() / "test-data" / "smoke-6x6";
+  const std::filesystem::path root = std::filesystem::path(FACEID_BIN_DIR).parent_path() / "test-data" /
+                                     fmt::format("smoke-6x6-v{}", synth::kGeneratorVersion);
   if (!std::filesystem::exists(root / "synth_manifest.yaml")) {
     SynthOptions o;
     o.out = root;
@@ -27,6 +30,28 @@ inline std::filesystem::path smoke_dataset() {
     o.seed = 11;
     o.threads = 1;
     o.compact = true;
+    o.distractors = Distractors::none();
+    generate_synth_dataset(o);
+  }
+  return root;
+}
+
+// What real captures contain, for head-finding tests and benchmarks: 6 persons x 1 session x
+// 6 poses with the default distractors plus 10% empty scenes, and NNN_K_truth.yaml beside each
+// frame (faceid/io/face_truth.hpp). Compact layout, generated once into the build folder.
+inline std::filesystem::path distractor_dataset() {
+  const std::filesystem::path root = std::filesystem::path(FACEID_BIN_DIR).parent_path() / "test-data" /
+                                     fmt::format("distractors-6x6-v{}", synth::kGeneratorVersion);
+  if (!std::filesystem::exists(root / "synth_manifest.yaml")) {
+    SynthOptions o;
+    o.out = root;
+    o.persons = 6;
+    o.sessions = 1;
+    o.poses = 6;
+    o.seed = 12;
+    o.threads = 2;
+    o.compact = true;
+    o.distractors.empty = 0.1f;
     generate_synth_dataset(o);
   }
   return root;

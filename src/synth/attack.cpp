@@ -94,7 +94,8 @@ Scene build_attack_scene(uint64_t seed, AttackType type, int person, int session
   // Photo and screen: a frontal picture of the person taken in another session.
   const int source_session = session % synth::kMaxSessions + 1;
   synth::RenderTruth truth;
-  const SynthFrame source = synth::render_frame(seed, person, source_session, 1, &truth);
+  // The clean scene: attacks stay generator version 1's pixels (no distractors in the picture).
+  const SynthFrame source = synth::render_frame(seed, person, source_session, 1, Distractors::none(), &truth);
   Scene sc = synth::build_scene(seed, person, session, frame);
   const cv::Point2f face_px(2 * truth.face_px.x, 2 * truth.face_px.y);  // colour pixels
   if (type == AttackType::photo) {

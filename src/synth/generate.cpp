@@ -18,6 +18,7 @@
 #include "faceid/error.hpp"
 #include "faceid/fs.hpp"
 #include "faceid/io/depth_io.hpp"
+#include "faceid/io/face_truth.hpp"
 #include "faceid/synth/attacks.hpp"
 #include "faceid/synth/synth.hpp"
 #include "synth/params.hpp"
@@ -39,6 +40,29 @@ struct Job {
 
 std::string frame_file(int pose, int session, char kind, const char* ext) {
   return fmt::format("{:03d}_{}_{}.{}", pose, session, kind, ext);
+}
+
+// The distractor rates with their flags, in the manifest's order.
+struct RateField {
+  const char* key;   // manifest key
+  const char* flag;  // synth flag
+  float Distractors::*rate;
+};
+constexpr RateField kRates[] = {
+    {"lean", "--rate-lean", &Distractors::lean},
+    {"shadow", "--rate-shadow", &Distractors::shadow},
+    {"hand", "--rate-hand", &Distractors::hand},
+    {"chair", "--rate-chair", &Distractors::chair},
+    {"second_person", "--rate-second-person", &Distractors::second_person},
+    {"off_centre", "--rate-off-centre", &Distractors::off_centre},
+    {"empty", "--rate-empty", &Distractors::empty},
+};
+
+// "lean: 0.15, shadow: 0.5, ..., distance: [500, 1500]": one manifest line's value.
+std::string distractor_text(const Distractors& d) {
+  std::string s = "{";
+  for (const auto& r : kRates) s += fmt::format("{}: {}, ", r.key, d.*r.rate);
+  return s + fmt::format("distance: [{}, {}]}}", d.min_distance, d.max_distance);
 }
 
 void validate(const SynthOptions& o) {
@@ -65,6 +89,18 @@ void validate(const SynthOptions& o) {
     throw_bad_input(fmt::format("synth options: threads (--threads) must be >= 0, got {}", o.threads));
   }
   if (o.out.empty()) throw_bad_input("synth options: out (--out) must not be empty");
+  for (const auto& r : kRates) {
+    const float v = o.distractors.*r.rate;
+    if (!(v >= 0 && v <= 1)) {  // NaN too
+      throw_bad_input(fmt::format("synth options: distractors.{} ({}) must be in [0, 1], got {}", r.key, r.flag, v));
+    }
+  }
+  const Distractors& d = o.distractors;
+  if (!(d.min_distance >= 450 && d.min_distance <= d.max_distance && d.max_distance <= 3000)) {
+    throw_bad_input(fmt::format("synth options: distractors distance range must lie in [450, 3000] mm with "
+                                "min <= max, got [{}, {}]",
+                                d.min_distance, d.max_distance));
+  }
 }
 
 std::string manifest_text(const SynthOptions& o, bool complete) {
@@ -79,12 +115,15 @@ std::string manifest_text(const SynthOptions& o, bool complete) {
       "poses: {}\n"
       "compact: {}\n"
       "attacks: {}\n"
+      "distractors: {}\n"
       "complete: {}\n",
       synth::kGeneratorVersion, o.seed, o.first_person, o.persons, o.sessions, o.poses,
-      o.compact ? "true" : "false", o.attacks ? "true" : "false", complete ? "true" : "false");
+      o.compact ? "true" : "false", o.attacks ? "true" : "false", distractor_text(o.distractors),
+      complete ? "true" : "false");
 }
 
-// Frames kept from an earlier run must come from the same generator, seed and format.
+// Frames kept from an earlier run must come from the same generator, seed, format and distractor
+// rates.
 void check_existing_manifest(const fs::path& path, const SynthOptions& o) {
   std::error_code ec;
   if (o.overwrite || !fs::exists(path, ec)) return;
@@ -106,6 +145,9 @@ void check_existing_manifest(const fs::path& path, const SynthOptions& o) {
     if (compact != o.compact) {
       refuse(fmt::format("compact: {} (this run: compact: {})", compact, o.compact));
     }
+    const std::string rates = YAML::Dump(node["distractors"]);
+    const std::string ours = YAML::Dump(YAML::Load(distractor_text(o.distractors)));
+    if (rates != ours) refuse(fmt::format("distractors {} (this run: {})", rates, ours));
   } catch (const YAML::Exception& e) {
     throw_bad_input(fmt::format("{}: cannot read the manifest: {}", path.string(), e.what()));
   }
@@ -130,13 +172,17 @@ bool write_frame(const SynthOptions& o, const Job& job) {
   const char* depth_ext = o.compact ? "png" : "dat";
   const fs::path color_path = dir / frame_file(job.pose, job.session, 'c', color_ext);
   const fs::path depth_path = dir / frame_file(job.pose, job.session, 'd', depth_ext);
+  const fs::path truth_path = face_truth_path(depth_path);
   std::error_code ec;
-  if (!o.overwrite && fs::exists(color_path, ec) && fs::exists(depth_path, ec)) return false;
+  if (!o.overwrite && fs::exists(color_path, ec) && fs::exists(depth_path, ec) &&
+      (job.attack >= 0 || fs::exists(truth_path, ec))) {
+    return false;
+  }
   fs::create_directories(dir, ec);
   if (ec) throw_io(fmt::format("{}: cannot create folder: {}", dir.string(), ec.message()));
 
   const SynthFrame frame =
-      job.attack < 0 ? render_synth_frame(o.seed, job.person, job.session, job.pose)
+      job.attack < 0 ? render_synth_frame(o.seed, job.person, job.session, job.pose, o.distractors)
                      : render_attack_frame(o.seed, kAttackTypes[job.attack], job.person, job.session, job.pose);
   std::vector<uchar> bytes;
   if (o.compact) {
@@ -154,6 +200,7 @@ bool write_frame(const SynthOptions& o, const Job& job) {
     encode(".bmp", bgra, bytes, {}, color_path);
   }
   write_bytes(color_path, bytes);
+  if (job.attack < 0) write_face_truth(truth_path, frame.truth);  // last: it marks the frame complete
   // A frame of the other layout left from an overwritten run would shadow this one.
   const char* other_color = o.compact ? "bmp" : "png";
   const char* other_depth = o.compact ? "dat" : "png";

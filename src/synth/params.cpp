@@ -158,6 +158,95 @@ SessionParams make_session(uint64_t seed, int person, int session, const Identit
 }
 
 FrameParams make_frame(uint64_t seed, int person, int session, int pose) {
+  return make_frame(seed, person, session, pose, Distractors::none());
+}
+
+namespace {
+
+// Tags of the distractors' sub-streams (never reorder: the seeds' frames depend on them).
+enum class Kind : uint64_t { lean = 1, shadow, hand, chair, second_person, off_centre, empty };
+
+Rng distractor_rng(uint64_t seed, Kind kind, int person, int session, int pose) {
+  return Rng(hash_key({seed, static_cast<uint64_t>(Stream::distractor), static_cast<uint64_t>(kind),
+                       static_cast<uint64_t>(person), static_cast<uint64_t>(session),
+                       static_cast<uint64_t>(pose)}));
+}
+
+constexpr Rgb kChair[] = {{0.06f, 0.06f, 0.07f}, {0.30f, 0.30f, 0.32f}, {0.15f, 0.20f, 0.35f},
+                          {0.40f, 0.26f, 0.14f}, {0.55f, 0.15f, 0.12f}};
+
+// Draws the distractors of one frame. Every kind draws its chance and all its parameters, used or
+// not, from its own stream: a rate moves only its own distractor.
+void draw_distractors(uint64_t seed, int person, int session, int pose, const Distractors& d,
+                      FrameParams& f) {
+  {
+    Rng rng = distractor_rng(seed, Kind::empty, person, session, pose);
+    f.no_person = rng.chance(d.empty);
+    f.empty_kind = rng.below(4);
+  }
+  {
+    Rng rng = distractor_rng(seed, Kind::off_centre, person, session, pose);
+    const bool on = rng.chance(d.off_centre);
+    const double side = rng.chance(0.5) ? 1.0 : -1.0;
+    const double x = side * rng.uniform(80, 250), y = rng.uniform(-150, 150);
+    if (on) {
+      f.off_centre = true;
+      f.offset_x = static_cast<float>(x * f.distance / 1000);
+      f.offset_y = static_cast<float>(y * f.distance / 1000);
+    }
+  }
+  {
+    Rng rng = distractor_rng(seed, Kind::lean, person, session, pose);
+    const bool on = rng.chance(d.lean);
+    const double lean = rng.uniform(50, 200);
+    f.lean = on ? static_cast<float>(lean) : 0.0f;
+  }
+  {
+    Rng rng = distractor_rng(seed, Kind::shadow, person, session, pose);
+    f.shadow = rng.chance(d.shadow);
+    f.shadow_band = static_cast<float>(rng.uniform(12, 40));
+    f.shadow_widen = 2 + rng.below(4);
+  }
+  {
+    Rng rng = distractor_rng(seed, Kind::hand, person, session, pose);
+    f.hand = rng.chance(d.hand);
+    f.hand_dz = static_cast<float>(rng.uniform(150, 400));
+    f.hand_cover = static_cast<float>(rng.uniform(0.10, 0.35));
+    f.hand_dir = static_cast<float>(rng.uniform(-40, 220) * kDeg);  // beside or below the face
+    f.hand_roll = static_cast<float>(rng.normal(0, 20, -35, 35) * kDeg);
+    f.hand_size = static_cast<float>(rng.normal(1, 0.07, 0.85, 1.15));
+    f.hand_left = rng.chance(0.5);
+  }
+  {
+    Rng rng = distractor_rng(seed, Kind::chair, person, session, pose);
+    f.chair = rng.chance(d.chair);
+    f.chair_width = static_cast<float>(rng.uniform(400, 550));
+    f.chair_gap = static_cast<float>(rng.uniform(100, 300));
+    f.chair_x = static_cast<float>(rng.uniform(-120, 120));
+    f.chair_rise = static_cast<float>(rng.uniform(0, 250));
+    f.chair_thickness = static_cast<float>(rng.uniform(50, 90));
+    f.chair_recline = static_cast<float>(rng.uniform(0, 15) * kDeg);
+    f.chair_color = jitter(rng, kChair[rng.below(5)], 0.1);
+  }
+  {
+    Rng rng = distractor_rng(seed, Kind::second_person, person, session, pose);
+    f.second_person = rng.chance(d.second_person);
+    f.second_identity = 1000000000 + rng.below(1000000);
+    f.second_pose = 1 + rng.below(kPoseCount);
+    f.second_dz = static_cast<float>(rng.uniform(300, 1200));
+    f.second_x = static_cast<float>((rng.chance(0.5) ? 1 : -1) * rng.uniform(0.45, 0.85));
+    f.second_y = static_cast<float>(rng.uniform(-150, 60));
+  }
+  if (f.no_person) {  // an empty scene has no person to lean, hold a hand or stand behind
+    f.off_centre = f.shadow = f.hand = f.second_person = false;
+    f.lean = 0;
+    f.chair = f.empty_kind == 1 || f.empty_kind == 2;
+  }
+}
+
+}  // namespace
+
+FrameParams make_frame(uint64_t seed, int person, int session, int pose, const Distractors& d) {
   Rng rng(hash_key({seed, static_cast<uint64_t>(Stream::frame), static_cast<uint64_t>(person),
                     static_cast<uint64_t>(session), static_cast<uint64_t>(pose)}));
   FrameParams f;
@@ -171,7 +260,9 @@ FrameParams make_frame(uint64_t seed, int person, int session, int pose) {
                  : e < 0.8  ? Expression::open_mouth
                             : Expression::raised_brows;
   f.expression_amount = static_cast<float>(rng.uniform(0.5, 1.0));
-  f.distance = static_cast<float>(rng.uniform(625, 1060));
+  // One draw mapped to the range: version 1's range (625-1060) gives version 1's distances.
+  f.distance = static_cast<float>(static_cast<double>(d.min_distance) +
+                                  (static_cast<double>(d.max_distance) - d.min_distance) * rng.uniform());
   f.offset_x = static_cast<float>(rng.uniform(-60, 60));
   f.offset_y = static_cast<float>(rng.uniform(-60, 30));
   f.light_jitter_az = static_cast<float>(rng.normal(0, 8) * kDeg);
@@ -182,6 +273,7 @@ FrameParams make_frame(uint64_t seed, int person, int session, int pose) {
   f.gaze_x = static_cast<float>(rng.normal(0, 1.2, -3, 3));
   f.gaze_y = static_cast<float>(rng.normal(0, 0.6, -1.5, 1.5));
   f.body_yaw = static_cast<float>(rng.uniform(0.15, 0.4));
+  draw_distractors(seed, person, session, pose, d, f);
   return f;
 }
 

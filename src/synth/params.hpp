@@ -5,9 +5,12 @@
 
 #include <cstdint>
 
+#include "faceid/synth/synth.hpp"
+
 namespace faceid::synth {
 
-constexpr int kGeneratorVersion = 1;  // bump when the same seed would render different pixels
+// 2: distractors, 500-1500 mm, truth files (Distractors::none() still renders version 1's pixels).
+constexpr int kGeneratorVersion = 2;  // bump when the same seed would render different pixels
 constexpr int kPoseCount = 17;
 constexpr int kMaxSessions = 3;
 
@@ -97,6 +100,34 @@ struct FrameParams {
   float color_noise = 2.5f;     // colour sensor noise, 8-bit levels
   float gaze_x = 0, gaze_y = 0; // iris offset, millimetres
   float body_yaw = 0;           // torso turn (a fraction of the head yaw)
+
+  // Distractors (Distractors in synth.hpp; all off in version 1's clean scene).
+  bool no_person = false;       // an empty scene: no face in view
+  int empty_kind = 0;           // no_person: 0 wall only, 1 chair, 2 a coat on a chair,
+                                // 3 a person whose head is above the image
+  bool off_centre = false;      // offset_x/offset_y were drawn off the image centre
+  float lean = 0;               // > 0: the chest is this much nearer than the face centre (mm)
+  bool shadow = false;          // Kinect shadow band
+  float shadow_band = 0;        //   holes on the neck this far below the chin (mm)
+  int shadow_widen = 0;         //   projector shadows this many depth pixels wider
+  bool hand = false;            // a raised hand
+  float hand_dz = 0;            //   in front of the face centre (mm)
+  float hand_cover = 0;         //   target fraction of the face region it covers
+  float hand_dir = 0;           //   direction of its offset from the face in the image (rad,
+                                //   0 = image right, pi/2 = down)
+  float hand_roll = 0;          //   rotation in the image plane (rad)
+  float hand_size = 1;          //   scale of an average hand
+  bool hand_left = false;       //   thumb to the image left
+  bool chair = false;           // a chair back behind the torso
+  float chair_width = 0, chair_gap = 0, chair_x = 0, chair_rise = 0, chair_thickness = 0;
+  float chair_recline = 0;      //   rad; the top further from the camera
+  Rgb chair_color;
+  bool second_person = false;   // another identity further back
+  int second_identity = 0;      //   its identity index (outside the data sets' range)
+  int second_pose = 1;          //   its pose index
+  float second_dz = 0;          //   its face this much behind the subject's face (mm)
+  float second_x = 0;           //   its image position: a fraction of the half width, signed
+  float second_y = 0;           //   its offset_y (mm)
 };
 
 // The fixed pose table (degrees): frontal, yaw steps, pitch up/down, rolls, combinations.
@@ -107,6 +138,10 @@ extern const PoseDegrees kPoseTable[kPoseCount];
 
 IdentityParams make_identity(uint64_t seed, int person);
 SessionParams make_session(uint64_t seed, int person, int session, const IdentityParams& id);
+// Version 1's clean frame (what the attacks use): make_frame(..., Distractors::none()).
 FrameParams make_frame(uint64_t seed, int person, int session, int pose);
+// The frame with each distractor drawn at its rate from its own stream, so a rate changes only
+// its own distractor.
+FrameParams make_frame(uint64_t seed, int person, int session, int pose, const Distractors& distractors);
 
 }  // namespace faceid::synth

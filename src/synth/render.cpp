@@ -71,6 +71,27 @@ MaskHit mask_hit(const Face& f, const Eigen::Vector3f& rest, const AlbedoInfo& i
   return hit;
 }
 
+// The shadow band's second half: in every column, the neck pixels within the band below the
+// lowest head pixel above them become holes (the first half, neck points above the chin's height
+// in body coordinates, is marked while shading), and the projector shadows are widened.
+void shadow_band(const Scene& sc, IdealDepth& ideal) {
+  const int w = ideal.width, h = ideal.height;
+  const uint8_t head = static_cast<uint8_t>(Part::head), neck = static_cast<uint8_t>(Part::neck);
+  for (int x = 0; x < w; ++x) {
+    int last_head = -1;
+    for (int y = 0; y < h; ++y) {
+      const size_t i = static_cast<size_t>(y) * w + x;
+      if (ideal.part[i] == head) {
+        last_head = y;
+      } else if (ideal.part[i] == neck && last_head >= 0 &&
+                 static_cast<float>(y - last_head) * ideal.z[i] <= sc.frame.shadow_band * kDepthCamera.fy) {
+        ideal.dropout[i] = 2;
+      }
+    }
+  }
+  ideal.shadow_widen = sc.frame.shadow_widen;
+}
+
 }  // namespace
 
 void shade(const Scene& sc, const std::vector<Fragment>& frags, cv::Mat& color, IdealDepth& ideal) {
@@ -98,6 +119,10 @@ void shade(const Scene& sc, const std::vector<Fragment>& frags, cv::Mat& color, 
                  ses.wall.b * lc.b * wall_shade};
   const Rgb door{ses.wall.r * 0.3f, ses.wall.g * 0.3f, ses.wall.b * 0.32f};
   const float hair_dropout = 0.03f + 0.25f * (1 - std::min(1.0f, luminance(face.hair) * 2));
+  const Face& face2 = sc.second.face;
+  const float hair_dropout2 = 0.03f + 0.25f * (1 - std::min(1.0f, luminance(face2.hair) * 2));
+  const Rgb neck2{face2.skin.r * 0.93f, face2.skin.g * 0.92f, face2.skin.b * 0.92f};
+  const Rgb hand_skin{face.skin.r * 0.97f, face.skin.g * 0.94f, face.skin.b * 0.94f};
   const float vig_norm = 0.2f / (cam.cx * cam.cx + cam.cy * cam.cy);
   const float inv_fx = 1.0f / cam.fx, inv_fy = 1.0f / cam.fy;
   const Rgb neck{face.skin.r * 0.93f, face.skin.g * 0.92f, face.skin.b * 0.92f};
@@ -118,6 +143,7 @@ void shade(const Scene& sc, const std::vector<Fragment>& frags, cv::Mat& color, 
       const bool depth_px = depth_row && (u & 1) == 0;
       Rgb c;
       float z = 0, cos_inc = 1, dropout = 0.002f;
+      Part part = Part::background;
       if (fr.tri < 0) {
         if (u >= sc.door_x0 && u < sc.door_x1) {
           c = door;  // an open door or corridor: nothing within the sensor's range
@@ -144,15 +170,17 @@ void shade(const Scene& sc, const std::vector<Fragment>& frags, cv::Mat& color, 
         }
         Rgb albedo, emissive;
         float ks = 0;
+        const bool second = tri.who == 1;
         switch (tri.material) {
           case Material::head: {
             const Eigen::Vector3f rest =
                 bw[0] * mesh.rest[tri.v[0]] + bw[1] * mesh.rest[tri.v[1]] + bw[2] * mesh.rest[tri.v[2]];
             AlbedoInfo info;
-            albedo = head_albedo(face, rest.x(), rest.y(), rest.z(), info);
+            albedo = head_albedo(second ? face2 : face, rest.x(), rest.y(), rest.z(), info);
             ks = 0.07f + 0.06f * info.hair;
-            dropout = 0.002f + info.hair * hair_dropout;
-            if (att.surface == Surface::mask) {
+            dropout = 0.002f + info.hair * (second ? hair_dropout2 : hair_dropout);
+            part = Part::head;
+            if (att.surface == Surface::mask && !second) {
               const MaskHit hit = mask_hit(face, rest, info);
               if (hit.eye_hole) {
                 albedo = kWearerEyes;  // the wearer's shadowed eyes, behind the mask
@@ -192,25 +220,48 @@ void shade(const Scene& sc, const std::vector<Fragment>& frags, cv::Mat& color, 
                            (0.06f + att.gain * t.b) * att.tint.b};
               ks = 0.1f;
             }
+            part = Part::other;
             break;
           }
-          case Material::neck:
-            albedo = neck;
+          case Material::neck: {
+            albedo = second ? neck2 : neck;
             ks = 0.05f;
+            part = Part::neck;
+            if (sc.frame.shadow && !second && depth_px) {
+              const float y = bw[0] * mesh.rest[tri.v[0]].y() + bw[1] * mesh.rest[tri.v[1]].y() +
+                              bw[2] * mesh.rest[tri.v[2]].y();
+              if (y > sc.neck_cut_y) dropout = 2;  // the shadow band under the chin: a hole
+            }
             break;
-          case Material::torso: {
+          }
+          case Material::torso:
+          case Material::arm: {
             const float y = bw[0] * mesh.rest[tri.v[0]].y() + bw[1] * mesh.rest[tri.v[1]].y() +
                             bw[2] * mesh.rest[tri.v[2]].y();
-            const float stripe = 1 + ses.clothing_stripes * std::sin(y * (1 / 9.0f));
-            albedo = Rgb{ses.clothing.r * stripe, ses.clothing.g * stripe, ses.clothing.b * stripe};
+            const SessionParams& cs = second ? sc.second.session : ses;
+            const float stripe = 1 + cs.clothing_stripes * std::sin(y * (1 / 9.0f));
+            albedo = Rgb{cs.clothing.r * stripe, cs.clothing.g * stripe, cs.clothing.b * stripe};
+            part = tri.material == Material::arm ? Part::hand : Part::torso;
             break;
           }
           case Material::glasses:
-            albedo = face.glasses_color;
+            albedo = second ? face2.glasses_color : face.glasses_color;
             ks = 0.35f;
             dropout = 0.2f;
+            part = Part::head;
+            break;
+          case Material::hand:
+            albedo = hand_skin;
+            ks = 0.05f;
+            part = Part::hand;
+            break;
+          case Material::chair:
+            albedo = sc.frame.chair_color;
+            ks = 0.08f;
+            part = Part::chair;
             break;
         }
+        if (second) part = Part::second_person;
         const float shade = sc.ambient + sc.diffuse * std::max(0.0f, n.dot(light));
         float spec = 0;
         if (ks > 0) spec = ks * pow16(std::max(0.0f, n.dot((light + view).normalized())));
@@ -232,12 +283,14 @@ void shade(const Scene& sc, const std::vector<Fragment>& frags, cv::Mat& color, 
         ideal.z[di] = z;
         ideal.dropout[di] = dropout;
         ideal.cos_inc[di] = cos_inc;
+        ideal.part[di] = static_cast<uint8_t>(part);
       }
     }
   }
+  if (sc.frame.shadow && sc.has_face) shadow_band(sc, ideal);
 }
 
-SynthFrame render_scene(const Scene& sc, uint64_t color_key, uint64_t depth_key) {
+SynthFrame render_scene(const Scene& sc, uint64_t color_key, uint64_t depth_key, cv::Mat* parts) {
   // Scratch buffers live on with the thread: large fresh allocations cost page faults.
   thread_local std::vector<Fragment> frags;
   thread_local IdealDepth ideal;
@@ -248,7 +301,33 @@ SynthFrame render_scene(const Scene& sc, uint64_t color_key, uint64_t depth_key)
   SynthFrame frame;
   frame.color = color;
   frame.depth_raw = simulate_depth(ideal, depth_key);
+  frame.truth = face_truth(sc);
+  if (parts) cv::Mat(ideal.height, ideal.width, CV_8UC1, ideal.part.data()).copyTo(*parts);
   return frame;
+}
+
+FaceTruth face_truth(const Scene& sc) {
+  FaceTruth t;
+  const FrameParams& fr = sc.frame;
+  auto add = [&](bool on, const char* name) {
+    if (on) t.distractors.emplace_back(name);
+  };
+  add(fr.lean > 0, "lean");
+  add(fr.shadow, "shadow");
+  add(fr.hand, "hand");
+  add(fr.chair, "chair");
+  add(fr.second_person, "second_person");
+  add(fr.off_centre, "off_centre");
+  add(fr.no_person, "empty");
+  t.has_face = sc.has_face;
+  if (!sc.has_face) return t;
+  const Eigen::Vector3f& fc = sc.face_center;
+  t.face_center_mm = {fc.x(), fc.y(), fc.z()};
+  t.face_center_px = {kDepthCamera.fx * fc.x() / fc.z() + kDepthCamera.cx + 0.5f,
+                      kDepthCamera.fy * fc.y() / fc.z() + kDepthCamera.cy + 0.5f};
+  t.head_box_px = sc.head_box_px;
+  t.head_z_mm = sc.head_center.z();
+  return t;
 }
 
 void check_frame_indices(int person, int session, int pose) {
@@ -263,13 +342,18 @@ void check_frame_indices(int person, int session, int pose) {
 }
 
 SynthFrame render_frame(uint64_t seed, int person, int session, int pose, RenderTruth* truth) {
+  return render_frame(seed, person, session, pose, Distractors{}, truth);
+}
+
+SynthFrame render_frame(uint64_t seed, int person, int session, int pose, const Distractors& distractors,
+                        RenderTruth* truth) {
   check_frame_indices(person, session, pose);
-  const Scene sc = build_scene(seed, person, session, pose);
+  const Scene sc = build_scene(seed, person, session, make_frame(seed, person, session, pose, distractors));
   const uint64_t p = static_cast<uint64_t>(person), s = static_cast<uint64_t>(session),
                  q = static_cast<uint64_t>(pose);
   const uint64_t color_key = hash_key({seed, static_cast<uint64_t>(Stream::color_noise), p, s, q});
   const uint64_t depth_key = hash_key({seed, static_cast<uint64_t>(Stream::depth_noise), p, s, q});
-  SynthFrame frame = render_scene(sc, color_key, depth_key);
+  SynthFrame frame = render_scene(sc, color_key, depth_key, truth ? &truth->parts : nullptr);
   if (truth) {
     const Eigen::Vector3f& fc = sc.face_center;
     truth->face_px = {kDepthCamera.fx * fc.x() / fc.z() + kDepthCamera.cx,
@@ -286,7 +370,11 @@ SynthFrame render_frame(uint64_t seed, int person, int session, int pose, Render
 namespace faceid {
 
 SynthFrame render_synth_frame(uint64_t seed, int person, int session, int pose) {
-  return synth::render_frame(seed, person, session, pose, nullptr);
+  return synth::render_frame(seed, person, session, pose, Distractors{}, nullptr);
+}
+
+SynthFrame render_synth_frame(uint64_t seed, int person, int session, int pose, const Distractors& distractors) {
+  return synth::render_frame(seed, person, session, pose, distractors, nullptr);
 }
 
 }  // namespace faceid

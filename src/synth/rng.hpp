@@ -33,6 +33,7 @@ enum class Stream : uint64_t {
   depth_noise = 4,
   color_noise = 5,
   attack = 6,  // presentation attacks: placement and look (their noise keys add the type)
+  distractor = 7,  // distractors: one sub-stream per kind (hash_key adds the Distractor tag)
 };
 
 class Rng {

@@ -24,12 +24,17 @@ constexpr Camera kDepthCamera{525.0f, 525.0f, 319.5f, 239.5f, 640, 480};
 constexpr Camera kColorCamera{1050.0f, 1050.0f, 639.0f, 479.0f, 1280, 960};
 
 // sheet: a printed photo or a screen (synth --attacks), two-sided, textured from Scene::attack.
-enum class Material : uint8_t { head, neck, torso, glasses, sheet };
+// hand: palm and fingers (skin); arm: the forearm in its sleeve; chair: a chair back.
+enum class Material : uint8_t { head, neck, torso, glasses, sheet, hand, arm, chair };
 
 struct Tri {
   int v[3];
   Material material;
+  uint8_t who = 0;  // 0: the subject (or a distractor object), 1: the second person
 };
+
+// What a depth pixel shows (RenderTruth::parts): the subject's parts, distractors, background.
+enum class Part : uint8_t { background, head, neck, torso, hand, chair, second_person, other };
 
 struct Mesh {
   std::vector<Eigen::Vector3f> pos;   // camera coordinates
@@ -70,6 +75,17 @@ struct Scene {
   float lens_z[2] = {0, 0};               // camera Z of the lens centres
   Eigen::Vector3f face_center;            // between the eyes on the face surface, camera coords
   AttackLook attack;                      // live unless this frame is a presentation attack
+  // Ground truth and distractors (generator version 2).
+  bool has_face = true;                   // the subject's head is in view (false: empty scene)
+  Eigen::Vector3f head_center;            // the head's rest origin, camera coords
+  cv::Rect2f head_box_px;                 // projected head vertices, depth pixels, edge coords
+  float neck_cut_y = 0;                   // shadow band: neck points above this body-coordinate
+                                          // height (under the chin) are holes
+  struct Second {
+    bool present = false;
+    SessionParams session;
+    Face face;
+  } second;                               // the second person (who = 1)
 };
 
 Scene build_scene(uint64_t seed, int person, int session, int pose);

@@ -75,6 +75,8 @@ void IdealDepth::reset(int w, int h) {
   z.assign(n, 0.0f);
   dropout.assign(n, 0.0f);
   cos_inc.assign(n, 1.0f);
+  part.assign(n, 0);
+  shadow_widen = 0;
 }
 
 cv::Mat simulate_depth(const IdealDepth& ideal, uint64_t key) {
@@ -99,6 +101,12 @@ cv::Mat simulate_depth(const IdealDepth& ideal, uint64_t key) {
         hole[row + x] = 1;
       } else {
         min_up = std::min(min_up, up);
+      }
+    }
+    // The Kinect's correlation window widens each shadow on its far (left) side.
+    for (int x = 1; x < w && ideal.shadow_widen > 0; ++x) {
+      if (hole[row + x] == 1 && hole[row + x - 1] == 0) {
+        for (int k = std::max(0, x - ideal.shadow_widen); k < x; ++k) hole[row + k] = 2;
       }
     }
   }
@@ -128,7 +136,7 @@ cv::Mat simulate_depth(const IdealDepth& ideal, uint64_t key) {
         dst[x] = kTooFar;
         continue;
       }
-      if (hole[i]) {
+      if (hole[i] != 0) {
         dst[x] = -1;
         continue;
       }

@@ -14,6 +14,9 @@ struct IdealDepth {
   std::vector<float> z;        // Z in millimetres; 0 = no surface within range
   std::vector<float> dropout;  // per-pixel chance of a missing reading (material: hair, lens...)
   std::vector<float> cos_inc;  // |cos| of the angle between the surface normal and the ray
+                               // (dropout >= 1 forces a hole: the shadow band)
+  std::vector<uint8_t> part;   // what the pixel shows (synth::Part)
+  int shadow_widen = 0;        // projector shadows this many pixels wider (the shadow band)
   void reset(int w, int h);
 };
 
