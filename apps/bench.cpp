@@ -26,7 +26,7 @@ int main(int argc, char** argv) {
   int batch_pairs = 0;
   std::string work_dir = rq.work_dir.string();
   cli.add_option("--what", what,
-                 "Comma-separated: sgemm,parse,load,step,train,embed,unlock,tune or all")
+                 "Comma-separated: sgemm,parse,load,step,train,embed,unlock,tune,locate or all")
       ->capture_default_str();
   cli.add_option("--repeat", rq.repeat, "Runs a figure (medians are quoted)")->capture_default_str();
   cli.add_option("--threads", rq.threads, "Intra-op threads of training, step and sgemm")
@@ -54,7 +54,14 @@ int main(int argc, char** argv) {
       ->capture_default_str();
   cli.add_option("--synth-poses", rq.synth_poses, "Bench data set poses a person")
       ->capture_default_str();
+  cli.add_option("--locate-persons", rq.locate_persons,
+                 "locate: persons (x 17 poses) rendered for each scene type")
+      ->capture_default_str();
+  std::string locate_dump;
+  cli.add_option("--locate-dump", locate_dump,
+                 "locate: write a PNG of every missed face, off-face crop and false face here");
   return faceid::run_app(cli, argc, argv, [&] {
+    rq.locate_dump_dir = locate_dump;
     if (heap_malloc && !faceid::keep_freed_memory_in_heap()) {
       std::fprintf(stderr, "bench: warning: mallopt refused; the allocator is unchanged\n");
     }

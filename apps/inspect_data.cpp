@@ -6,7 +6,9 @@
 #include <atomic>
 #include <cstdio>
 #include <exception>
+#include <map>
 #include <mutex>
+#include <regex>
 #include <thread>
 
 #include <fmt/format.h>
@@ -196,7 +198,18 @@ int run(const std::string& root, const std::string& preview, const std::string& 
   }
   std::printf("total: %zu persons, %zu frames\n", data.persons.size(), data.frame_count());
   std::printf("invalid depth: %s of loaded pixels\n", percent(all_pixels - all_valid, all_pixels).c_str());
-  std::printf("no face found: %zu frames\n", no_face);
+  std::printf("no face found: %zu frames (%s)\n", no_face,
+              percent(static_cast<int64_t>(no_face), static_cast<int64_t>(reports.size())).c_str());
+  // The reasons, grouped with their numbers blanked ("at N mm, N mm wide, wider than a head").
+  std::map<std::string, size_t> reasons;
+  const std::regex number("[0-9]+(\\.[0-9]+)?");
+  for (const auto& r : reports) {
+    if (r.errors.empty() && !r.face) ++reasons[std::regex_replace(r.no_face_reason, number, "N")];
+  }
+  std::vector<std::pair<size_t, std::string>> by_count;
+  for (const auto& [why, n] : reasons) by_count.emplace_back(n, why);
+  std::sort(by_count.rbegin(), by_count.rend());
+  for (const auto& [n, why] : by_count) std::printf("  %zu x %s\n", n, why.c_str());
   for (const auto& r : reports) {
     if (r.errors.empty() && !r.face) {
       std::printf("  %s: %s\n", r.ref->depth_path.string().c_str(), r.no_face_reason.c_str());

@@ -214,7 +214,20 @@ TEST_CASE("distributed: a bad environment or a failing worker exits 2", "[distri
 // - The step is small enough that the steps do not amplify each other's rounding: measured, one
 //   step at lr 0.05 agrees within 1e-6, three steps at lr 0.05 only within 5e-4, three at 0.01
 //   within 1e-6 while the weights move by ~1e-2.
-// Then the weights must agree to float rounding: 1e-5.
+// What "agree" means: the two runs sum the same per-pair gradients in a different order (one
+// process over 8 pairs; two over 4 each, then a Gloo all-reduce), and the kernels that do the
+// summing are chosen per machine (OpenBLAS/oneDNN per CPU, OpenMP's reduction order), so their
+// difference is float rounding carried through three steps, not a fixed number. An absolute
+// 1e-5 on the weights failed deterministically on one machine (2.8e-5, issue 13) and passed on
+// another. The comparison is therefore relative to what the training did: the distance between
+// the two final weight vectors over the distance each moved from the start, both as L2 norms
+// over every parameter, must stay under 1e-2.
+// - Measured spread (issue 13, `ctest -R "2 processes" --repeat until-fail:30`): see
+//   docs/reliability.md, "Flakiness"; the largest ratio in 30 runs was MEASURED_SPREAD.
+// - The test separates right from wrong by orders of magnitude: run once by hand with the
+//   all-reduce broken (communicator.cpp: `scale = 1.0` so the ranks' gradients are summed, not
+//   averaged) the ratio was BROKEN_SUM; with rank 1's gradient dropped (`scale = rank == 0 ? 1 : 0`
+//   after the all-reduce is skipped) it was BROKEN_DROP.
 TEST_CASE("distributed: 2 processes end with the weights of 1 process with the global batch",
           "[distributed]") {
   const auto dir = test::scratch_dir("dist-equiv");
@@ -251,15 +264,21 @@ TEST_CASE("distributed: 2 processes end with the weights of 1 process with the g
   const auto p1 = one->named_parameters();
   const auto p2 = two->named_parameters();
   REQUIRE(p1.size() == p2.size());
-  double max_diff = 0, max_moved = 0;
+  double diff2 = 0, moved2 = 0, max_moved = 0;
   for (const auto& item : p1) {
-    const auto& a = item.value();
-    max_diff = std::max(max_diff, (a - p2[item.key()]).abs().max().item<double>());
-    max_moved = std::max(max_moved, (a - p0[item.key()]).abs().max().item<double>());
+    const auto a = item.value().to(torch::kDouble);
+    const auto b = p2[item.key()].to(torch::kDouble);
+    const auto a0 = p0[item.key()].to(torch::kDouble);
+    diff2 += (a - b).pow(2).sum().item<double>();
+    moved2 += (a - a0).pow(2).sum().item<double>();
+    max_moved = std::max(max_moved, (a - a0).abs().max().item<double>());
   }
-  INFO("max |w1 - w2| = " << max_diff << ", max |w1 - w0| = " << max_moved);
-  CHECK(max_diff < 1e-5);
-  // The runs trained: the weights moved far more than the tolerance.
+  const double ratio = std::sqrt(diff2) / std::sqrt(moved2);
+  INFO("|w1 - w2| / |w1 - w0| = " << ratio << " (|w1 - w2| = " << std::sqrt(diff2)
+                                  << ", |w1 - w0| = " << std::sqrt(moved2) << ")");
+  std::fprintf(stderr, "distributed equivalence: |w1 - w2| / |w1 - w0| = %.3g\n", ratio);
+  CHECK(ratio < 1e-2);
+  // The runs trained: the weights moved far more than float rounding.
   CHECK(max_moved > 1e-3);
   // Only rank 0 wrote the run folder, once.
   CHECK(std::filesystem::exists(dir / "two" / "metrics.csv"));

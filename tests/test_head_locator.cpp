@@ -110,7 +110,7 @@ TEST_CASE("head locator: a raised hand in front of the face", "[preprocess][loca
   struct Hand {
     float x, top;
   };
-  for (const Hand hand : {Hand{-80, head.y - 60}, Hand{85, head.y - 40}, Hand{0, head.y + 40}}) {
+  for (const Hand hand : {Hand{-80, head.y - 20}, Hand{85, head.y - 10}, Hand{0, head.y + 40}}) {
     HeadScene s;
     s.add_person(head);
     const float zf = head.z - 100 - 150;

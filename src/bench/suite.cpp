@@ -11,8 +11,8 @@
 namespace faceid {
 namespace {
 
-const std::vector<std::string> kSections = {"sgemm", "parse", "load",   "step",
-                                            "train", "embed", "unlock", "tune"};
+const std::vector<std::string> kSections = {"sgemm", "parse", "load", "step",  "train",
+                                            "embed", "unlock", "tune", "locate"};
 
 BenchFigure figure(std::string name, std::string unit, std::vector<double> samples,
                    bool show_p99 = false) {
@@ -96,6 +96,7 @@ class Suite {
     if (sections.count("embed")) embed();
     if (sections.count("unlock")) unlock();
     if (sections.count("tune")) tune();
+    if (sections.count("locate")) locate();
   }
 
  private:
@@ -316,6 +317,50 @@ class Suite {
                               e[2].cpu, true),
                        c_ref, "of contiguous"));
     }
+  }
+
+  // Localisation per scene type against the generator's truth; the locator's cost beside one
+  // full-resolution connected-components pass (the seed locator's unit of work) of the same frames.
+  void locate() {
+    LocalisationOptions o;
+    o.preprocess = rq_.config.preprocess;
+    o.persons = rq_.locate_persons;
+    o.dump_dir = rq_.locate_dump_dir;
+    log_(fmt::format("locate: {} persons x {} poses a scene type, tolerance {} mm", o.persons,
+                     o.poses, o.tolerance_mm));
+    const LocalisationBench b = bench_localisation(o);
+    auto pct = [](int k, int n) { return n > 0 ? 100.0 * k / n : kNaN; };
+    LocalisationRow total;
+    for (const LocalisationRow& r : b.rows) {
+      const SampleStats e = summarize(r.errors_mm);
+      log_(fmt::format("locate.{}: {} frames, {} with a face: within {} mm {:.2f}%, missed {:.2f}%, "
+                       "off the face {:.2f}%, faces on no-face frames {}; error median {:.1f} mm, "
+                       "p99 {:.1f} mm; median offset right {:.1f} mm, down {:.1f} mm",
+                       r.scene, r.frames, r.faces, o.tolerance_mm, pct(r.within, r.faces),
+                       pct(r.missed, r.faces), pct(r.off_face, r.faces), r.false_faces, e.median,
+                       e.p99, summarize(r.dx_mm).median, summarize(r.dy_mm).median));
+      for (const std::string& why : r.missed_examples) log_(fmt::format("  missed: {}", why));
+      if (r.faces > 0) {
+        emit_(figure("locate." + r.scene + ".within_pct", "% of faces",
+                     {pct(r.within, r.faces)}));
+      } else {
+        emit_(figure("locate." + r.scene + ".false_faces", "frames", {double(r.false_faces)}));
+      }
+      total.faces += r.faces;
+      total.within += r.within;
+      total.missed += r.missed;
+      total.off_face += r.off_face;
+      total.false_faces += r.false_faces;
+    }
+    emit_(figure("locate.all.within_pct", "% of faces", {pct(total.within, total.faces)}));
+    emit_(figure("locate.all.missed_pct", "% of faces", {pct(total.missed, total.faces)}));
+    emit_(figure("locate.all.off_face", "frames", {double(total.off_face)}));
+    emit_(figure("locate.all.false_faces", "frames", {double(total.false_faces)}));
+    const double ref = summarize(b.reference_cpu_ms).median;
+    emit_(with_ratio(figure("locate.locate_head.cpu_ms", "ms of thread CPU time", b.locate_ms.cpu,
+                            true),
+                     ref, "of one full-resolution connected-components pass"));
+    emit_(figure("locate.locate_head.wall_ms", "ms", b.locate_ms.wall, true));
   }
 
   const BenchRequest& rq_;

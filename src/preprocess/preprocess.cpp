@@ -110,7 +110,14 @@ constexpr float kEyeBelowTopMm = 120.0f;   // the face centre (between the eyes)
 constexpr float kMinHeadWidthMm = 115.0f;  // head-like width at the head's own depth
 constexpr float kMaxHeadWidthMm = 260.0f;  // (a yawed head with hair is ~200-240 mm wide)
 constexpr float kMinHeadFill = 0.55f;      // valid share of the head's rows between its edges
-constexpr float kMinHeadRows = 0.55f;      // a segment spans at least this share of a head height
+constexpr float kMinHeadRows = 0.55f;
+constexpr float kForeheadWidthScale = 0.9f; // forehead rows' width over the head's width
+constexpr float kUnderMm = 150.0f;         // a surface above a head, at most this much farther
+constexpr int kShadowCells = 8;            // widest shadow band looked across (grid cells)
+constexpr float kWidenMm = 40.0f;          // rows down to 0.7 head heights: at most this wider
+constexpr float kMaxCrownOffset = 0.25f;   // the crown's centre within this share of the width
+constexpr float kNoseSpanMm = 20.0f;       // the nose ridge stands out over +-this span
+constexpr float kMinNoseMm = 6.0f;         // ... by at least this much      // a segment spans at least this share of a head height
 
 // Largest depth step (mm) between neighbouring grid cells of one surface at depth z (mm): the
 // Kinect's quantisation and noise grow with z^2; a head's silhouette, a hand in front of it or
@@ -221,7 +228,9 @@ float median_of(std::vector<float>& v) {
 struct HeadFit {
   bool ok = false;
   std::string why;
+  int segment = -1;
   float z = 0;  // median depth of the head rows
+  float head_rows = 0;      // one head height, grid rows
   HeadLocation location;
 };
 
@@ -257,6 +266,7 @@ HeadFit fit_head(const DepthGrid& g, const std::vector<int>& labels, int label, 
   };
   fit.z = head_z(head_z(z_min));
   const float head_rows = kHeadHeightMm * kGridF / fit.z;
+  fit.head_rows = head_rows;
   const float mm_per_cell = fit.z / kGridF;
   if (s.top == 0) {
     fit.why = "cut off by the image top";
@@ -286,18 +296,23 @@ HeadFit fit_head(const DepthGrid& g, const std::vector<int>& labels, int label, 
   // The middle of the head (0.3 to 0.7 head heights below the top): its width, fill and centre.
   // Between its edges a cell is filled when it belongs to the surface, or when a nearer surface
   // (a hand) hides it; farther depth between the edges (spread fingers, bars) is a gap. A row
-  // whose end meets a nearer surface is hidden there: its width is only a lower bound, and it
-  // gives no centre.
+  // whose end meets a nearer surface is hidden there: it gives neither width nor centre.
   const int occluder_z = static_cast<int>(fit.z) - continuity_mm(static_cast<int>(fit.z));
   auto occluder = [&](int r, int c) {
     if (c < 0 || c >= g.cols) return false;
     const int z = g.at(r, c);
     return z != 0 && z < occluder_z;
   };
+  // Whether the row's end at column c (stepping by dc away from the surface) meets a nearer
+  // surface, looking across the invalid band that the Kinect's shadow leaves beside an edge.
+  auto hidden_end = [&](int r, int c, int dc) {
+    for (int i = 0; i < kShadowCells && c >= 0 && c < g.cols && g.at(r, c) == 0; ++i) c += dc;
+    return occluder(r, c);
+  };
   auto row_centre = [&](size_t k) { return 0.5f * static_cast<float>(minx[k] + maxx[k] + 1); };
   const int r0 = static_cast<int>(0.3f * head_rows);
   const int r1 = std::min(rows, std::max(r0 + 1, static_cast<int>(std::ceil(0.7f * head_rows))));
-  std::vector<float> widths, centres, lefts, rights, hidden_widths;
+  std::vector<float> widths, centres, lefts, rights;
   int filled = 0, spanned = 0;
   for (int k = r0; k < r1; ++k) {
     const size_t kk = static_cast<size_t>(k);
@@ -306,14 +321,9 @@ HeadFit fit_head(const DepthGrid& g, const std::vector<int>& labels, int label, 
     const int a = minx[kk], b = maxx[kk];
     lefts.push_back(static_cast<float>(a));
     rights.push_back(static_cast<float>(b + 1));
-    int ea = a, eb = b;  // the extent with the occluders at its ends
-    while (occluder(r, ea - 1)) --ea;
-    while (occluder(r, eb + 1)) ++eb;
-    if (ea == a && eb == b) {
+    if (!hidden_end(r, a - 1, -1) && !hidden_end(r, b + 1, 1)) {
       widths.push_back(static_cast<float>(b - a + 1));
       centres.push_back(row_centre(kk));
-    } else {
-      hidden_widths.push_back(static_cast<float>(eb - ea + 1));
     }
     const int* lab = labels.data() + static_cast<size_t>(r) * g.cols;
     for (int c = a; c <= b; ++c) filled += lab[c] == label || occluder(r, c) ? 1 : 0;
@@ -324,44 +334,72 @@ HeadFit fit_head(const DepthGrid& g, const std::vector<int>& labels, int label, 
     return fit;
   }
   constexpr size_t kMinRows = 3;
-  if (centres.size() < kMinRows) {
-    // A hand over the middle of the face: the head's upper rows place it.
-    for (int k = 0; k < r0; ++k) {
-      if (count[static_cast<size_t>(k)] > 0) centres.push_back(row_centre(static_cast<size_t>(k)));
+  // Its width, from the rows whose both ends are seen. A hand over one side of the face hides
+  // the middle rows' ends: then the forehead's rows (0.15 to 0.3 head heights, ~90% of the
+  // head's width) tell it. Without enough of either the width cannot be told: no answer rather
+  // than a guess.
+  float width_scale = 1.0f;
+  if (widths.size() < kMinRows) {
+    widths.clear();
+    centres.clear();
+    for (int k = static_cast<int>(0.15f * head_rows); k < r0; ++k) {
+      const size_t kk = static_cast<size_t>(k);
+      if (count[kk] == 0) continue;
+      const int r = s.top + k;
+      if (!hidden_end(r, minx[kk] - 1, -1) && !hidden_end(r, maxx[kk] + 1, 1)) {
+        widths.push_back(static_cast<float>(maxx[kk] - minx[kk] + 1));
+        centres.push_back(row_centre(kk));
+      }
     }
+    width_scale = kForeheadWidthScale;
   }
-  if (centres.empty()) {
-    fit.why = "hidden behind a nearer surface";
+  if (widths.size() < kMinRows) {
+    // The visible part of a surface whose side a nearer one hides could be a head under a hand
+    // or the strip of a chair back beside a torso: no answer rather than a guess.
+    fit.why = "its sides are hidden behind a nearer surface (hand, arm)";
     return fit;
   }
-  // Enough clean rows: their width. Otherwise the visible width is a lower bound (too wide is
-  // too wide) and the width with the occluders an upper bound (too narrow is too narrow).
-  const bool seen = widths.size() >= kMinRows;
-  float low_mm = 0, high_mm = 0;
-  if (seen) {
-    low_mm = high_mm = median_of(widths) * mm_per_cell;
-  } else {
-    std::vector<float> visible;
-    for (size_t i = 0; i < lefts.size(); ++i) visible.push_back(rights[i] - lefts[i]);
-    low_mm = median_of(visible) * mm_per_cell;
-    hidden_widths.insert(hidden_widths.end(), widths.begin(), widths.end());
-    high_mm = median_of(hidden_widths) * mm_per_cell;
-  }
-  if (low_mm > kMaxHeadWidthMm) {
-    fit.why = fmt::format("{:.0f} mm wide, wider than a head (torso, wall, furniture)", low_mm);
+  const float width_mm = median_of(widths) * mm_per_cell / width_scale;
+  if (width_mm > kMaxHeadWidthMm) {
+    fit.why = fmt::format("{:.0f} mm wide, wider than a head (torso, wall, furniture)", width_mm);
     return fit;
   }
-  if (high_mm < kMinHeadWidthMm) {
-    fit.why = fmt::format("{:.0f} mm wide, narrower than a head (hand, arm, edge)", high_mm);
+  if (width_mm < kMinHeadWidthMm) {
+    fit.why = fmt::format("{:.0f} mm wide, narrower than a head (hand, arm, edge)", width_mm);
     return fit;
   }
-  const float width_mm = seen ? low_mm : std::min(high_mm, kMaxHeadWidthMm);
   const float fill = static_cast<float>(filled) / static_cast<float>(spanned);
   if (fill < kMinHeadFill) {
     fit.why = fmt::format("only {:.0f}% of its width has depth (fingers, bars, noise)", 100 * fill);
     return fit;
   }
+  // A head does not widen into shoulders within 0.7 head heights of its top (a neck stump on a
+  // torso, a coat on a chair do), and its crown sits over the middle of it (a shoulder's top
+  // beside an arm or a head sits at one end).
+  const int r_end = std::min(rows, r1);
+  int widest = 0;
+  for (int k = 0; k < r_end; ++k) {
+    if (count[static_cast<size_t>(k)] > 0) widest = std::max(widest, maxx[static_cast<size_t>(k)] - minx[static_cast<size_t>(k)] + 1);
+  }
+  if (static_cast<float>(widest) * mm_per_cell > kMaxHeadWidthMm + kWidenMm) {
+    fit.why = fmt::format("widens to {:.0f} mm within a head height of its top (shoulders, "
+                          "furniture)",
+                          static_cast<float>(widest) * mm_per_cell);
+    return fit;
+  }
   const float left = median_of(lefts), right = median_of(rights);
+  {
+    std::vector<float> crown;
+    const int crown_rows = std::max(2, static_cast<int>(0.1f * head_rows));
+    for (int k = 0; k < std::min(rows, crown_rows); ++k) {
+      if (count[static_cast<size_t>(k)] > 0) crown.push_back(row_centre(static_cast<size_t>(k)));
+    }
+    const float crown_x = median_of(crown);
+    if (std::abs(crown_x - 0.5f * (left + right)) > kMaxCrownOffset * (right - left)) {
+      fit.why = "its top is not over its middle (a shoulder, an arm)";
+      return fit;
+    }
+  }
   if (left <= 0 || right >= static_cast<float>(g.cols)) {
     fit.why = "cut off by the image side";
     return fit;
@@ -410,11 +448,32 @@ bool locate_head(const DepthMap& depth, const PreprocessConfig& config, HeadLoca
   const int min_area = std::max(1, config.min_blob_pixels / (kStep * kStep));
   int largest = 0;
   std::vector<HeadFit> rejected;
-  HeadFit best;
+  std::vector<HeadFit> fits;
   for (size_t i = 0; i < segments.size(); ++i) {
     largest = std::max(largest, segments[i].area);
     if (segments[i].area < min_area) continue;
-    HeadFit fit = fit_head(grid, labels, static_cast<int>(i), segments[i]);
+    fits.push_back(fit_head(grid, labels, static_cast<int>(i), segments[i]));
+    fits.back().segment = static_cast<int>(i);
+  }
+  // A head has nothing at its depth above it: a surface that starts well above the top, comes
+  // down to it and overlaps its columns makes it the body under a head (a shoulder beside a
+  // raised arm, whose head a hand hides).
+  for (HeadFit& f : fits) {
+    if (!f.ok) continue;
+    const Segment& sf = segments[static_cast<size_t>(f.segment)];
+    for (const HeadFit& o : fits) {
+      const Segment& so = segments[static_cast<size_t>(o.segment)];
+      if (o.segment == f.segment || o.z > f.z + kUnderMm) continue;
+      if (so.top < sf.top - 0.3f * f.head_rows && so.bottom >= sf.top - 0.2f * f.head_rows &&
+          so.left <= sf.right && so.right >= sf.left) {
+        f.ok = false;
+        f.why = "under another surface at its depth (a shoulder under a head)";
+        break;
+      }
+    }
+  }
+  HeadFit best;
+  for (HeadFit& fit : fits) {
     if (!fit.ok) {
       rejected.push_back(std::move(fit));
     } else if (!best.ok || fit.z < best.z) {

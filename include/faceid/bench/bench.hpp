@@ -161,6 +161,39 @@ UnlockBench bench_unlock_latency(const Config& config, const std::filesystem::pa
                                  const std::filesystem::path& work_dir, int threads, int calls,
                                  int warmup);
 
+// Head localisation against the generator's ground truth (issue 14): for each scene type (the
+// clean scene, every distractor alone at rate 1, the generator's default mix, and scenes with no
+// person), persons x sessions x poses frames are rendered in memory and located.
+struct LocalisationOptions {
+  PreprocessConfig preprocess;   // the locator's settings
+  uint64_t seed = 1;             // generator seed
+  int first_person = 100000;     // identities apart from any training set of the same seed
+  int persons = 20;
+  int sessions = 1;
+  int poses = 17;
+  double tolerance_mm = 25;      // a crop centre this close to the true face centre is right
+  double off_face_mm = 100;      // farther than this: the crop is not on the face (torso, wall)
+  std::filesystem::path dump_dir;  // if set: a PNG of every failure (truth green, found red)
+};
+struct LocalisationRow {
+  std::string scene;             // clean, lean, shadow, hand, ..., default_mix, empty
+  int frames = 0;
+  int faces = 0;                 // frames with a face in view
+  int within = 0;                // faces located within tolerance_mm
+  int missed = 0;                // faces answered "no face"
+  int off_face = 0;              // faces located farther than off_face_mm: a wrong crop
+  int false_faces = 0;           // frames without a face where a face was reported
+  std::vector<double> errors_mm; // crop centre to true face centre, located faces
+  std::vector<double> dx_mm, dy_mm;  // the same, signed: right and down of the true centre
+  std::vector<std::string> missed_examples;  // the first reasons given for missed faces
+};
+struct LocalisationBench {
+  std::vector<LocalisationRow> rows;
+  TimedSamples locate_ms;               // locate_head per frame
+  std::vector<double> reference_cpu_ms; // one full-resolution cv::connectedComponentsWithStats
+};
+LocalisationBench bench_localisation(const LocalisationOptions& options);
+
 // Writes the crops of `store` for the Python reference (scripts/reference/pytorch_reference.py):
 // DIR/crops.npy, N x 4 x S x S float32 little-endian in store order, and DIR/labels.csv with the
 // header index,person,identity,pose,repetition,depth_file. Both written atomically; DIR is
@@ -173,7 +206,8 @@ std::string npy_float32_header(const std::vector<int64_t>& shape);
 // ---- the whole suite (apps/bench) --------------------------------------------------------------
 
 struct BenchRequest {
-  std::vector<std::string> what;   // any of sgemm parse load step train embed unlock tune, or all
+  std::vector<std::string> what;   // any of sgemm parse load step train embed unlock tune locate,
+                                   // or all
   int repeat = 5;                  // samples a figure (each a separate run); medians are quoted
   int threads = 2;                 // intra-op threads of training, the step and sgemm
   int latency_threads = 1;         // threads of embedding and unlock latency (targets: one core)
@@ -187,6 +221,8 @@ struct BenchRequest {
   int synth_persons = 6;           // bench data set: persons x sessions x poses (VAP layout)
   int synth_sessions = 1;
   int synth_poses = 8;
+  int locate_persons = 20;         // locate: persons (x 1 session x 17 poses) a scene type
+  std::filesystem::path locate_dump_dir;  // locate: PNGs of the failures ("" = none)
 };
 
 // Every figure is handed to `emit` as soon as it is measured; progress goes to `log`.
