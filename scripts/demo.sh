@@ -16,11 +16,9 @@ scripts/setup_deps.sh
 echo "== 2/6 build (Release)"
 scripts/build.sh synth inspect_data train evaluate unlock_sim embed enroll
 echo "== 3/6 synthetic data set (data/synth)"
-if [ ! -f data/synth/synth_manifest.yaml ]; then
-  "$bin/synth" --out data/synth --persons "$persons" --sessions "$sessions" --poses 17 --seed 1
-else
-  echo "data/synth exists; keeping it (delete it to regenerate)"
-fi
+# Resumable: complete frames are kept; a set of another generator version or other options is
+# refused with a message (delete data/synth to regenerate it).
+"$bin/synth" --out data/synth --persons "$persons" --sessions "$sessions" --poses 17 --seed 1
 echo "== 4/6 inspect"
 mkdir -p "$run"
 "$bin/inspect_data" --root data/synth --preview "$run/data_preview.png" | tail -n 8
