@@ -21,7 +21,7 @@ struct Distractors {
                                // than the face centre
   float shadow = 0.5f;         // Kinect shadow band: holes along the chin/neck edge and projector
                                // shadows 2-5 px wider, so the head is cut from the body in depth
-  float hand = 0.1f;           // a raised hand (palm, fingers, forearm) 150-400 mm in front of the
+  float hand = 0.05f;          // a raised hand (palm, fingers, forearm) 150-400 mm in front of the
                                // face, covering about 10-35% of it
   float chair = 0.2f;          // a chair back 400-550 mm wide, 100-300 mm behind the torso, up to
                                // 0-250 mm above the shoulders
