@@ -6,7 +6,9 @@
 
 #include <opencv2/imgcodecs.hpp>
 
+#include "faceid/io/face_truth.hpp"
 #include "io_test_util.hpp"
+#include "synth_fixture.hpp"
 
 using faceid_test::make_scene;
 using faceid_test::read_text;
@@ -138,4 +140,33 @@ TEST_CASE("inspect_data: --preprocess-config selects the preprocessing", "[inspe
   const Run jpg = inspect(tmp, fmt::format("--root '{}' --preview x.jpg", root.string()));
   CHECK(jpg.code == 2);
   CHECK_THAT(jpg.err, Catch::Contains("--preview: expected a .png path, got 'x.jpg'"));
+}
+
+TEST_CASE("inspect_data: every frame without a face is counted and explained, never cropped",
+          "[inspect_data][cli][locator]") {
+  // The generator's default distractors plus 10% empty scenes, with ground truth per frame.
+  const fs::path root = faceid::test::distractor_dataset();
+  std::vector<std::string> empty;
+  for (const auto& person : fs::directory_iterator(root)) {
+    if (!person.is_directory()) continue;
+    for (const auto& f : fs::directory_iterator(person.path())) {
+      const std::string name = f.path().filename().string();
+      if (name.size() < 11 || name.compare(name.size() - 11, 11, "_truth.yaml") != 0) continue;
+      if (!faceid::read_face_truth(f.path()).has_face) {
+        empty.push_back(person.path().filename().string() + "/" + name.substr(0, 5));
+      }
+    }
+  }
+  REQUIRE(!empty.empty());  // the set has scenes without a person (seed 12: checked)
+  TempDir tmp;
+  const Run r = inspect(tmp, fmt::format("--root '{}' --threads 2", root.string()));
+  INFO(r.out << r.err);
+  CHECK(r.code == 0);
+  // Each empty scene is listed as "no face" with the locator's reason.
+  for (const std::string& frame : empty) {
+    CHECK_THAT(r.out, Catch::Contains(frame + "_d.png: no "));
+  }
+  // The count line and the grouped reasons.
+  CHECK_THAT(r.out, Catch::Contains("no face found: "));
+  CHECK_THAT(r.out, Catch::Contains(" x no "));
 }

@@ -744,6 +744,20 @@ TEST_CASE("synth: empty scenes have no face", "[synth]") {
   }
 }
 
+TEST_CASE("synth: an empty scene of an identity with glasses renders", "[synth]") {
+  // Regression: the glasses' lens mask was drawn from the lens outlines, which an empty scene
+  // (no head) does not have: an OpenCV assertion in fillPoly.
+  const faceid::Distractors d = only(&faceid::Distractors::empty);
+  int person = 0;
+  while (!faceid::synth::make_session(21, person, 1, faceid::synth::make_identity(21, person)).glasses_on) {
+    ++person;
+    REQUIRE(person < 200);
+  }
+  const faceid::SynthFrame f = faceid::render_synth_frame(21, person, 1, 1, d);
+  CHECK_FALSE(f.truth.has_face);
+  CHECK(f.depth_raw.size() == cv::Size(640, 480));
+}
+
 TEST_CASE("synth: the truth lies on the rendered face", "[synth]") {
   faceid::Distractors d;  // the defaults, but no hand over the face centre
   d.hand = 0;

@@ -70,7 +70,7 @@ std::vector<Field> schema(Config& c) {
       .at_most(1);
 
   add("preprocess", "crop", &c.preprocess.crop,
-      "`depth`: metric square around the nearest head blob; `fixed`: the proof of concept's "
+      "`depth`: metric square around the head found by its shape in depth; `fixed`: the proof of concept's "
       "window, rows 140:340, cols 220:420.")
       .one_of({"depth", "fixed"});
   add("preprocess", "crop_mm", &c.preprocess.crop_mm, "Side of the metric crop, in millimetres.")

@@ -315,20 +315,31 @@ TemplateStore TemplateStore::open_locked(const fs::path& dir, const StoreKey& ke
   return store;
 }
 
-void TemplateStore::save(const fs::path& dir, const StoreKey& key, const StoreAccess& access) {
-  require_folder(dir);
+namespace {
+
+// The store's folder (created private when missing) and its exclusive lock: every change of a
+// store happens while this is held.
+FileLock lock_for_writing(const fs::path& dir, const StoreAccess& access) {
+  TemplateStore::require_folder(dir);
   std::error_code ec;
   if (!fs::exists(dir, ec)) {
     fs::create_directories(dir, ec);
     if (!ec) fs::permissions(dir, fs::perms::owner_all, ec);
     if (ec) throw_io(fmt::format("{}: cannot create folder: {}", dir.string(), ec.message()));
   }
-  const FileLock lock(dir / kLockFileName, FileLock::Mode::exclusive, access.lock_timeout_s,
-                      fmt::format("template store {}", dir.string()));
+  return FileLock(dir / TemplateStore::kLockFileName, FileLock::Mode::exclusive, access.lock_timeout_s,
+                  fmt::format("template store {}", dir.string()));
+}
+
+}  // namespace
+
+void TemplateStore::save(const fs::path& dir, const StoreKey& key, const StoreAccess& access) {
+  const FileLock lock = lock_for_writing(dir, access);
   // Not a transaction by itself: refuse to overwrite what another process saved meanwhile.
   StoreAccess lenient = access;
   lenient.accept_rollback = true;
   const TemplateStore on_disk = open_locked(dir, key, lenient);
+  std::error_code ec;
   if (on_disk.generation_ != generation_ && fs::exists(dir / kFileName, ec)) {
     throw_bad_input(fmt::format(
         "template store {} changed since it was read (generation {} on disk, {} read): reload it "
@@ -359,15 +370,7 @@ void TemplateStore::save_locked(const fs::path& dir, const StoreKey& key,
 bool TemplateStore::update(const fs::path& dir, const StoreKey& key,
                            const std::function<bool(TemplateStore&)>& change,
                            const StoreAccess& access) {
-  require_folder(dir);
-  std::error_code ec;
-  if (!fs::exists(dir, ec)) {
-    fs::create_directories(dir, ec);
-    if (!ec) fs::permissions(dir, fs::perms::owner_all, ec);
-    if (ec) throw_io(fmt::format("{}: cannot create folder: {}", dir.string(), ec.message()));
-  }
-  const FileLock lock(dir / kLockFileName, FileLock::Mode::exclusive, access.lock_timeout_s,
-                      fmt::format("template store {}", dir.string()));
+  const FileLock lock = lock_for_writing(dir, access);
   TemplateStore store = open_locked(dir, key, access);
   if (!change(store)) return false;
   store.save_locked(dir, key, access);

@@ -104,6 +104,8 @@ void shade(const Scene& sc, const std::vector<Fragment>& frags, cv::Mat& color, 
     lens_mask_buffer.setTo(0);
     lens_mask = lens_mask_buffer;
     for (int side = 0; side < 2; ++side) {
+      // An empty scene keeps its identity's glasses but has no head, hence no lens outline.
+      if (sc.lens_outline[side].size() < 3) continue;
       const std::vector<std::vector<cv::Point>> poly{sc.lens_outline[side]};
       cv::fillPoly(lens_mask, poly, cv::Scalar(side + 1));
     }
