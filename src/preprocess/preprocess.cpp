@@ -122,7 +122,7 @@ constexpr float kMinNoseMm = 6.0f;         // ... by at least this much      // 
 // Largest depth step (mm) between neighbouring grid cells of one surface at depth z (mm): the
 // Kinect's quantisation and noise grow with z^2; a head's silhouette, a hand in front of it or
 // the wall behind step far more.
-inline int continuity_mm(int z) { return 20 + z * z / 40000; }
+inline int continuity_mm(int z) { return static_cast<int>(20 + int64_t{z} * z / 40000); }
 
 struct DepthGrid {
   int rows = 0, cols = 0;
