@@ -15,46 +15,40 @@
 
 namespace faceid::test {
 
-// 6 persons x 1 session x 6 poses, compact PNG layout, the clean scene (no distractors: the
-// training and inference tests measure learning, not head finding). The folder name carries the
-// generator version, so a new generator never reuses an old set.
-inline std::filesystem::path smoke_dataset() {
+// A 6 persons x 1 session x 6 poses set, compact PNG layout, generated once into the build
+// folder. The folder name carries the generator version, so a new generator never reuses an old
+// set.
+inline std::filesystem::path fixture_dataset(const std::string& name, uint64_t seed,
+                                             const Distractors& distractors) {
   const std::filesystem::path root = std::filesystem::path(FACEID_BIN_DIR).parent_path() / "test-data" /
-                                     fmt::format("smoke-6x6-v{}", synth::kGeneratorVersion);
+                                     fmt::format("{}-6x6-v{}", name, synth::kGeneratorVersion);
   if (!std::filesystem::exists(root / "synth_manifest.yaml")) {
     SynthOptions o;
     o.out = root;
     o.persons = 6;
     o.sessions = 1;
     o.poses = 6;
-    o.seed = 11;
+    o.seed = seed;
     o.threads = 1;
     o.compact = true;
-    o.distractors = Distractors::none();
+    o.distractors = distractors;
     generate_synth_dataset(o);
   }
   return root;
 }
 
-// What real captures contain, for head-finding tests and benchmarks: 6 persons x 1 session x
-// 6 poses with the default distractors plus 10% empty scenes, and NNN_K_truth.yaml beside each
-// frame (faceid/io/face_truth.hpp). Compact layout, generated once into the build folder.
+// The clean scene (no distractors: the training and inference tests measure learning, not head
+// finding).
+inline std::filesystem::path smoke_dataset() {
+  return fixture_dataset("smoke", 11, Distractors::none());
+}
+
+// What real captures contain, for head-finding tests: the default distractors plus 10% empty
+// scenes, and NNN_K_truth.yaml beside each frame (faceid/io/face_truth.hpp).
 inline std::filesystem::path distractor_dataset() {
-  const std::filesystem::path root = std::filesystem::path(FACEID_BIN_DIR).parent_path() / "test-data" /
-                                     fmt::format("distractors-6x6-v{}", synth::kGeneratorVersion);
-  if (!std::filesystem::exists(root / "synth_manifest.yaml")) {
-    SynthOptions o;
-    o.out = root;
-    o.persons = 6;
-    o.sessions = 1;
-    o.poses = 6;
-    o.seed = 12;
-    o.threads = 2;
-    o.compact = true;
-    o.distractors.empty = 0.1f;
-    generate_synth_dataset(o);
-  }
-  return root;
+  Distractors d;
+  d.empty = 0.1f;
+  return fixture_dataset("distractors", 12, d);
 }
 
 // configs/smoke.yaml on the smoke dataset, plus `extra` overrides.
