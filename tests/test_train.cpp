@@ -125,3 +125,25 @@ TEST_CASE("train: refuses to overwrite a run and refuses an --init-from of the o
     CHECK_THAT(e.what(), Catch::Contains("variant"));
   }
 }
+
+TEST_CASE("train: stops when too many frames have no face, and says where to look", "[train]") {
+  // The distractor set has ~10% empty scenes: more than the default 5% without a face.
+  const std::string root = "data.root=" + test::distractor_dataset().string();
+  const Config config = test::smoke_config({root, "train.epochs=1", "train.steps_per_epoch=1"});
+  const auto dir = test::scratch_dir("train-no-face");
+  try {
+    run_training(config, quiet_options(dir));
+    FAIL("expected a refusal");
+  } catch (const Error& e) {
+    CHECK(e.code() == Errc::bad_input);
+    CHECK_THAT(e.what(), Catch::Contains("no face found in") &&
+                             Catch::Contains("data.max_no_face_fraction = 5.0%") &&
+                             Catch::Contains("inspect_data --root"));
+  }
+  CHECK_FALSE(std::filesystem::exists(dir / "last.pt"));
+  // With a looser bound the same set trains (the frames without a face are skipped).
+  const Config loose = test::smoke_config(
+      {root, "train.epochs=1", "train.steps_per_epoch=1", "data.max_no_face_fraction=0.5"});
+  const TrainResult r = run_training(loose, quiet_options(test::scratch_dir("train-no-face-ok")));
+  CHECK(r.step_losses.size() == 1);
+}
