@@ -110,14 +110,12 @@ constexpr float kEyeBelowTopMm = 120.0f;   // the face centre (between the eyes)
 constexpr float kMinHeadWidthMm = 115.0f;  // head-like width at the head's own depth
 constexpr float kMaxHeadWidthMm = 260.0f;  // (a yawed head with hair is ~200-240 mm wide)
 constexpr float kMinHeadFill = 0.55f;      // valid share of the head's rows between its edges
-constexpr float kMinHeadRows = 0.55f;
+constexpr float kMinHeadRows = 0.55f;      // a surface spans at least this share of a head height
 constexpr float kForeheadWidthScale = 0.9f; // forehead rows' width over the head's width
 constexpr float kUnderMm = 150.0f;         // a surface above a head, at most this much farther
 constexpr int kShadowCells = 8;            // widest shadow band looked across (grid cells)
 constexpr float kWidenMm = 40.0f;          // rows down to 0.7 head heights: at most this wider
 constexpr float kMaxCrownOffset = 0.25f;   // the crown's centre within this share of the width
-constexpr float kNoseSpanMm = 20.0f;       // the nose ridge stands out over +-this span
-constexpr float kMinNoseMm = 6.0f;         // ... by at least this much      // a segment spans at least this share of a head height
 
 // Largest depth step (mm) between neighbouring grid cells of one surface at depth z (mm): the
 // Kinect's quantisation and noise grow with z^2; a head's silhouette, a hand in front of it or
@@ -379,7 +377,8 @@ HeadFit fit_head(const DepthGrid& g, const std::vector<int>& labels, int label, 
   const int r_end = std::min(rows, r1);
   int widest = 0;
   for (int k = 0; k < r_end; ++k) {
-    if (count[static_cast<size_t>(k)] > 0) widest = std::max(widest, maxx[static_cast<size_t>(k)] - minx[static_cast<size_t>(k)] + 1);
+    const size_t kk = static_cast<size_t>(k);
+    if (count[kk] > 0) widest = std::max(widest, maxx[kk] - minx[kk] + 1);
   }
   if (static_cast<float>(widest) * mm_per_cell > kMaxHeadWidthMm + kWidenMm) {
     fit.why = fmt::format("widens to {:.0f} mm within a head height of its top (shoulders, "
@@ -411,7 +410,8 @@ HeadFit fit_head(const DepthGrid& g, const std::vector<int>& labels, int label, 
   // The face centre in 3-D: the crown is seen at the depth of the top rows (the back of the
   // head, farther than the face), the eyes kEyeBelowTopMm below it at the head's depth.
   std::vector<uint16_t> top_z;
-  for (int r = s.top; r < s.top + std::max(2, static_cast<int>(0.1f * head_rows)) && r <= s.bottom; ++r) {
+  const int crown_end = std::min(s.bottom + 1, s.top + std::max(2, static_cast<int>(0.1f * head_rows)));
+  for (int r = s.top; r < crown_end; ++r) {
     const int* lab = labels.data() + static_cast<size_t>(r) * g.cols;
     for (int c = s.left; c <= s.right; ++c) {
       if (lab[c] == label) top_z.push_back(g.at(r, c));
