@@ -116,6 +116,7 @@ constexpr float kUnderMm = 150.0f;         // a surface above a head, at most th
 constexpr int kShadowCells = 8;            // widest shadow band looked across (grid cells)
 constexpr float kWidenMm = 40.0f;          // rows down to 0.7 head heights: at most this wider
 constexpr float kMaxCrownOffset = 0.25f;   // the crown's centre within this share of the width
+constexpr float kRoundCrown = 0.75f;       // a crown's rows at most this share of the width below
 
 // Largest depth step (mm) between neighbouring grid cells of one surface at depth z (mm): the
 // Kinect's quantisation and noise grow with z^2; a head's silhouette, a hand in front of it or
@@ -352,10 +353,27 @@ HeadFit fit_head(const DepthGrid& g, const std::vector<int>& labels, int label, 
     width_scale = kForeheadWidthScale;
   }
   if (widths.size() < kMinRows) {
-    // The visible part of a surface whose side a nearer one hides could be a head under a hand
-    // or the strip of a chair back beside a torso: no answer rather than a guess.
-    fit.why = "its sides are hidden behind a nearer surface (hand, arm)";
-    return fit;
+    // A side hidden all along (a hand over it). The visible part alone must be head-wide and
+    // topped by a rounded crown, which the strip of a chair back beside a torso (a flat top)
+    // is not; the crown's rows then place it. Otherwise no answer rather than a guess.
+    std::vector<float> visible, crown;
+    for (size_t i = 0; i < lefts.size(); ++i) visible.push_back(rights[i] - lefts[i]);
+    for (int k = 0; k < std::min(rows, std::max(2, static_cast<int>(0.1f * head_rows))); ++k) {
+      if (count[static_cast<size_t>(k)] > 0) {
+        crown.push_back(static_cast<float>(maxx[static_cast<size_t>(k)] - minx[static_cast<size_t>(k)] + 1));
+      }
+    }
+    const float seen = median_of(visible);
+    if (seen * mm_per_cell < kMinHeadWidthMm || median_of(crown) > kRoundCrown * seen) {
+      fit.why = "its sides are hidden behind a nearer surface (hand, arm)";
+      return fit;
+    }
+    widths = {seen};
+    width_scale = 1.0f;
+    centres.clear();
+    for (int k = 0; k < std::min(rows, static_cast<int>(0.15f * head_rows) + 1); ++k) {
+      if (count[static_cast<size_t>(k)] > 0) centres.push_back(row_centre(static_cast<size_t>(k)));
+    }
   }
   const float width_mm = median_of(widths) * mm_per_cell / width_scale;
   if (width_mm > kMaxHeadWidthMm) {
