@@ -24,10 +24,12 @@
 #include "faceid/infer/unlock_sim.hpp"
 #include "faceid/train/checkpoint.hpp"
 #include "synth_fixture.hpp"
+#include "store_test_util.hpp"
 #include "test_util.hpp"
 
 namespace fs = std::filesystem;
 using faceid::Embeddings;
+using faceid::test::unit_rows;
 using faceid::StoreKey;
 using faceid::TemplateStore;
 using faceid::test::run_app;
@@ -40,17 +42,6 @@ const StoreKey& test_key() {
   static const StoreKey key = StoreKey::from_hex(
       "202122232425262728292a2b2c2d2e2f303132333435363738393a3b3c3d3e3f", "test key");
   return key;
-}
-
-Embeddings unit_rows(int rows, int dim, uint32_t seed) {
-  std::mt19937 rng(seed);
-  std::normal_distribution<float> normal(0.0f, 1.0f);
-  Embeddings X(rows, dim);
-  for (int i = 0; i < rows; ++i) {
-    for (int k = 0; k < dim; ++k) X(i, k) = normal(rng);
-    X.row(i).normalize();
-  }
-  return X;
 }
 
 // An untrained smoke checkpoint (enrollment only needs embeddings; no pose-spread rule, one

@@ -3,6 +3,7 @@
 
 #include <catch2/catch.hpp>
 
+#include "store_test_util.hpp"
 #include "test_util.hpp"
 #include <algorithm>
 #include <cmath>
@@ -18,6 +19,7 @@
 
 namespace fs = std::filesystem;
 using faceid::Embeddings;
+using faceid::test::unit_rows;
 using faceid::StoreKey;
 using faceid::TemplateStore;
 
@@ -35,17 +37,6 @@ unsigned file_mode(const fs::path& path) {
   struct stat st {};
   REQUIRE(::stat(path.c_str(), &st) == 0);
   return st.st_mode & 07777;
-}
-
-Embeddings unit_rows(int rows, int dim, uint32_t seed) {
-  std::mt19937 rng(seed);
-  std::normal_distribution<float> normal(0.0f, 1.0f);
-  Embeddings X(rows, dim);
-  for (int i = 0; i < rows; ++i) {
-    for (int k = 0; k < dim; ++k) X(i, k) = normal(rng);
-    X.row(i).normalize();
-  }
-  return X;
 }
 
 
