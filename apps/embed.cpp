@@ -17,7 +17,8 @@ int main(int argc, char** argv) {
   CLI::App cli{"Embed RGB-D frames with a trained checkpoint.", "embed"};
   std::string checkpoint, input, out = "embeddings.csv", device = "auto";
   int batch = 64, threads = 0;
-  cli.add_option("--checkpoint", checkpoint, "Checkpoint (runs/NAME/best.pt)")->required();
+  cli.add_option("--checkpoint", checkpoint,
+                 "Checkpoint (runs/NAME/best.pt; default: the shipped model, models/faceid_rgbd_v1.pt)");
   cli.add_option("--input", input, "Dataset root, person folder, or one depth file NNN_K_d.dat")
       ->required();
   cli.add_option("--out", out, "Output FILE.csv or FILE.npy (+ FILE.labels.csv)")->capture_default_str();
@@ -31,6 +32,7 @@ int main(int argc, char** argv) {
       faceid::throw_bad_input(fmt::format("--out {}: expected a .csv or .npy file", out));
     }
     // Every path is checked before the first frame is embedded.
+    checkpoint = faceid::checkpoint_or_shipped(checkpoint, "embed").string();
     faceid::require_input_file(checkpoint, "--checkpoint", "checkpoint");
     faceid::prepare_output_file(out_path, "--out");
     const faceid::Dataset dataset = faceid::resolve_input(input);

@@ -44,7 +44,8 @@ int main(int argc, char** argv) {
   std::vector<std::string> frames;
   bool replace = false, list = false, remove = false;
   faceid::StoreAccess access;
-  cli.add_option("--checkpoint", checkpoint, "Checkpoint whose embeddings the store holds");
+  cli.add_option("--checkpoint", checkpoint,
+                 "Checkpoint whose embeddings the store holds (default: the shipped model)");
   cli.add_option("--store", store_dir, "Template store folder (created when missing)")->required();
   cli.add_option("--key-file", key_file,
                  "Store key file, mode 0600 (default: $FACEID_STORE_KEY when set, else "
@@ -101,9 +102,8 @@ int main(int argc, char** argv) {
       std::printf("removed %s from %s\n", shown_user.c_str(), shown_dir.c_str());
       return faceid::kExitOk;
     }
-    if (checkpoint.empty() || frames.empty()) {
-      faceid::throw_bad_input("enrollment needs --checkpoint and --frames");
-    }
+    if (frames.empty()) faceid::throw_bad_input("enrollment needs --frames");
+    checkpoint = faceid::checkpoint_or_shipped(checkpoint, "enroll").string();
     // Every input is checked before the first frame is embedded.
     const std::vector<faceid::Dataset> inputs = resolve_frames(frames);
     // A new key only for a new store: a missing key for an existing store is an error.
@@ -141,7 +141,7 @@ int main(int argc, char** argv) {
                    refusal.c_str());
       return faceid::kExitBadInput;
     }
-    const double threshold = embedder.eer_threshold();
+    const double threshold = embedder.match_threshold();
     if (std::isfinite(threshold)) {
       const std::vector<size_t> odd = faceid::inconsistent_enrollment_rows(all, threshold);
       if (!odd.empty()) {

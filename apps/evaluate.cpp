@@ -19,7 +19,7 @@ int main(int argc, char** argv) {
   std::string checkpoint, data, out, json, far_targets = "1e-3,1e-4,1e-5,1e-6", device = "auto";
   int threads = 0;
   bool no_tsne = false;
-  cli.add_option("--checkpoint", checkpoint, "Checkpoint (default: best.pt of the newest run under runs/)");
+  cli.add_option("--checkpoint", checkpoint, "Checkpoint (default: the shipped model, models/faceid_rgbd_v1.pt)");
   cli.add_option("--data", data, "Dataset root (default: the checkpoint's held-out persons)");
   cli.add_option("--out", out, "Folder for plots and CSVs (default: <run folder>/eval)");
   cli.add_option("--json", json, "Write a JSON summary here");
@@ -30,10 +30,7 @@ int main(int argc, char** argv) {
   return faceid::run_app(cli, argc, argv, [&] {
     faceid::EvaluationOptions options;
     options.far_targets = faceid::parse_far_targets(far_targets, "--far-targets");
-    if (checkpoint.empty()) {
-      checkpoint = faceid::latest_best_checkpoint("runs").string();
-      std::fprintf(stderr, "evaluate: using the newest run's checkpoint %s\n", checkpoint.c_str());
-    }
+    checkpoint = faceid::checkpoint_or_shipped(checkpoint, "evaluate").string();
     // Every path is checked before the first frame is embedded.
     faceid::require_input_file(checkpoint, "--checkpoint", "checkpoint");
     options.out_dir = out.empty() ? std::filesystem::path(checkpoint).parent_path() / "eval"

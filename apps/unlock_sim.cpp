@@ -23,7 +23,7 @@ int main(int argc, char** argv) {
   std::string checkpoint, data, out, json, device = "auto";
   int enroll_frames = 0, threads = 0;
   double threshold = -1, far = 0;
-  cli.add_option("--checkpoint", checkpoint, "Checkpoint (default: best.pt of the newest run under runs/)");
+  cli.add_option("--checkpoint", checkpoint, "Checkpoint (default: the shipped model, models/faceid_rgbd_v1.pt)");
   cli.add_option("--data", data, "Dataset root (default: the checkpoint's held-out persons)");
   cli.add_option("--enroll-frames", enroll_frames, "Frames per enrollment (default unlock.enroll_frames = 5)")
       ->check(CLI::Range(1, 1000));
@@ -47,10 +47,7 @@ int main(int argc, char** argv) {
       ->check(CLI::Range(0.0, 1.0));
   cli.add_option("--pad-json", pad_json, "Write the attack metrics here instead of <out>/pad.json");
   return faceid::run_app(cli, argc, argv, [&] {
-    if (checkpoint.empty()) {
-      checkpoint = faceid::latest_best_checkpoint("runs").string();
-      std::fprintf(stderr, "unlock_sim: using the newest run's checkpoint %s\n", checkpoint.c_str());
-    }
+    checkpoint = faceid::checkpoint_or_shipped(checkpoint, "unlock_sim").string();
     // Every path is checked before the first frame is embedded.
     faceid::require_input_file(checkpoint, "--checkpoint", "checkpoint");
     const std::filesystem::path out_dir =
@@ -90,7 +87,8 @@ int main(int argc, char** argv) {
     }
     options.threshold = threshold;
     options.far = far;
-    options.checkpoint_threshold = std::isfinite(embedder.eer_threshold()) ? embedder.eer_threshold() : -1.0;
+    const double match = embedder.match_threshold(&options.checkpoint_threshold_source);
+    options.checkpoint_threshold = std::isfinite(match) ? match : -1.0;
     const faceid::UnlockSimReport report =
         faceid::simulate_unlock(emb.embeddings, emb.labels, emb.frames, emb.persons, options);
     // No rates from nothing: no genuine or no impostor attempt is bad input, reported as such.

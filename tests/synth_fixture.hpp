@@ -66,10 +66,11 @@ inline std::filesystem::path scratch_dir(const std::string& name) {
   return dir;
 }
 
-// Runs build/bin/<app> with `args` (a shell fragment); returns the exit code and captures
-// stdout+stderr into *output.
-inline int run_app(const std::string& app, const std::string& args, std::string* output = nullptr) {
-  const std::string cmd = fmt::format("{}/{} {} 2>&1", FACEID_BIN_DIR, app, args);
+// Runs build/bin/<app> with `args` (a shell fragment) and `env` ("NAME=value ..." assignments for
+// the app alone); returns the exit code and captures stdout+stderr into *output.
+inline int run_app(const std::string& app, const std::string& args, std::string* output = nullptr,
+                   const std::string& env = "") {
+  const std::string cmd = fmt::format("{} {}/{} {} 2>&1", env, FACEID_BIN_DIR, app, args);
   FILE* pipe = ::popen(cmd.c_str(), "r");
   if (pipe == nullptr) return -1;
   std::string out;

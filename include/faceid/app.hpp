@@ -33,6 +33,14 @@ void prepare_output_folder(const std::filesystem::path& dir, const std::string& 
 // A file the app will write: not a folder, and its folder prepared as above.
 void prepare_output_file(const std::filesystem::path& file, const std::string& flag);
 
+// The model file shipped with faceid (models/faceid_rgbd_v1.pt of the source tree, or the file
+// named by the environment variable FACEID_MODEL): what embed, enroll, evaluate and unlock_sim
+// use when no --checkpoint is given.
+std::filesystem::path shipped_model_path();
+// `checkpoint` when given; otherwise the shipped model, announced on stderr by `app`
+// ("embed: no --checkpoint: using the shipped model PATH"). Errc::bad_input when that is missing.
+std::filesystem::path checkpoint_or_shipped(const std::string& checkpoint, const std::string& app);
+
 // True when stderr is a terminal (progress bars only then; plain log lines otherwise).
 bool stderr_is_tty();
 

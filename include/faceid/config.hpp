@@ -23,6 +23,8 @@ struct DataConfig {
   int max_frames_per_person = 0;              // use at most this many frames a person (0 = all)
   double max_no_face_fraction = 0.05;         // training stops (bad input) when a larger share
                                               // of the frames has no face found
+  bool compact_crops = false;                 // hold crops in memory as 8-bit colour + 16-bit
+                                              // float depth (2.5x smaller; colour within 1/510)
 };
 
 struct PreprocessConfig {
@@ -44,7 +46,10 @@ struct ModelConfig {
 };
 
 struct LossConfig {
-  double margin = 1.0;          // contrastive margin: impostor pairs are pushed beyond it
+  std::string type = "contrastive";  // contrastive | arcface | cosface
+  double margin = 1.0;          // contrastive: distance margin impostor pairs are pushed beyond;
+                                // arcface: additive angle (radians); cosface: cosine margin
+  double scale = 32.0;          // arcface / cosface: logit scale s
   std::string mining = "none";  // none | batch_all | batch_hard: also use the cross pairs in a batch
 };
 
@@ -79,6 +84,11 @@ struct TrainConfig {
   std::string out_dir = "runs";      // parent folder of run folders
   int val_max_frames_per_person = 0; // validation uses at most this many frames a person (0 = all)
   bool freeze_batch_norm = false;    // BatchNorm uses its running statistics while training
+  std::string sampler = "pairs";     // pairs: balanced genuine/impostor pairs; pk: P identities x
+                                     // K frames a batch (2 * batch_pairs / pk_frames identities)
+  int pk_frames = 4;                 // K of the pk sampler (even)
+  std::string init_from;             // start from these weights (a checkpoint or a shipped
+                                     // model); "" = random; --init-from overrides it
 };
 
 struct UnlockConfig {
@@ -90,6 +100,8 @@ struct UnlockConfig {
   int lockout_failures = 5;         // consecutive failures before the passcode is required
   double update_band = 0.5;         // adaptive update when distance in [band*threshold, threshold]
   int adaptive_capacity = 10;       // bound of the FIFO of adaptive templates
+  double target_far = 1e-4;         // training calibrates the operating threshold to this FAR
+                                    // of unlock attempts on its validation persons
 };
 
 struct PadConfig {

@@ -68,6 +68,10 @@ std::vector<Field> schema(Config& c) {
       "inspect_data --preview shows them.")
       .at_least(0)
       .at_most(1);
+  add("data", "compact_crops", &c.data.compact_crops,
+      "Hold the preprocessed crops in memory as 8-bit colour and 16-bit float depth instead of "
+      "32-bit floats: 3.2x less memory, for identity-scale pretraining. Colour is exact (crops are "
+      "resampled as 8-bit), depth within 1e-3 relative.");
 
   add("preprocess", "crop", &c.preprocess.crop,
       "`depth`: metric square around the head found by its shape in depth; `fixed`: the proof of concept's "
@@ -99,8 +103,18 @@ std::vector<Field> schema(Config& c) {
   add("model", "dropout", &c.model.dropout, "Dropout probability in the head.")
       .at_least(0).at_most(0.95);
 
+  add("loss", "type", &c.loss.type,
+      "`contrastive`: pairs of embeddings (the proof of concept's loss); `arcface`: additive "
+      "angular margin on a normalised classifier over the training identities; `cosface`: "
+      "additive cosine margin on it. The classifier exists only in training checkpoints.")
+      .one_of({"contrastive", "arcface", "cosface"});
   add("loss", "margin", &c.loss.margin,
-      "Contrastive margin: impostor pairs closer than this are pushed apart.").above(0).at_most(2);
+      "`contrastive`: impostor pairs closer than this distance are pushed apart; `arcface`: the "
+      "angle added to the target class, in radians (typically 0.5, below 0.785); `cosface`: the "
+      "cosine subtracted from it (typically 0.35, below 1).")
+      .above(0).at_most(2);
+  add("loss", "scale", &c.loss.scale, "`arcface` / `cosface`: the logit scale s.")
+      .above(1).at_most(256);
   add("loss", "mining", &c.loss.mining,
       "`none`: the sampled pairs only; `batch_all`: also every cross pair in the batch; "
       "`batch_hard`: also the positives plus the hardest negative of each anchor.")
@@ -158,6 +172,15 @@ std::vector<Field> schema(Config& c) {
   add("train", "freeze_batch_norm", &c.train.freeze_batch_norm,
       "BatchNorm layers normalise with their running statistics (from `--init-from`) while "
       "training, and do not update them: for fine-tuning with small per-rank batches.");
+  add("train", "sampler", &c.train.sampler,
+      "`pairs`: genuine and impostor pairs at `positive_fraction`; `pk`: P identities x K "
+      "frames a batch (P = 2 x `batch_pairs` / `pk_frames`), for the margin losses and mining.")
+      .one_of({"pairs", "pk"});
+  add("train", "pk_frames", &c.train.pk_frames, "K of the `pk` sampler: frames per identity (even).")
+      .at_least(2).at_most(64);
+  add("train", "init_from", &c.train.init_from,
+      "Start from the weights of this checkpoint or shipped model (e.g. `models/faceid_rgbd_v1.pt`); "
+      "empty = random initialisation. `--init-from` overrides it.");
 
   add("unlock", "enroll_frames", &c.unlock.enroll_frames,
       "Frames a user shows at enrollment (spanning the poses).").at_least(1).at_most(1000);
@@ -178,6 +201,11 @@ std::vector<Field> schema(Config& c) {
       .at_least(0).at_most(1);
   add("unlock", "adaptive_capacity", &c.unlock.adaptive_capacity,
       "Bound of the FIFO of adaptive templates (0 = no adaptive update).").at_least(0);
+  add("unlock", "target_far", &c.unlock.target_far,
+      "Training calibrates the operating threshold on its validation persons to this FAR of "
+      "unlock attempts (enrollment of `enroll_frames`, min over templates); `unlock_sim`, "
+      "`enroll` and the template store use it by default.")
+      .above(0).at_most(0.5);
 
   add("pad", "model", &c.pad.model,
       "Liveness (presentation-attack detection) model written by `train_pad`; empty = none.");
@@ -457,8 +485,40 @@ void validate(const Config& c, const std::string& source) {
                          (d.rfind("cuda:", 0) == 0 && d.size() > 5 &&
                           d.find_first_not_of("0123456789", 5) == std::string::npos);
   if (!device_ok) bad("train.device", fmt::format("expected auto|cpu|cuda|cuda:N, got '{}'", d));
-  if (c.train.positive_fraction * c.train.batch_pairs < 1.0) {
+  if (c.train.sampler == "pairs" && c.train.positive_fraction * c.train.batch_pairs < 1.0) {
     bad("train.positive_fraction", "leaves no positive pair in a batch of train.batch_pairs");
+  }
+  if (c.train.sampler == "pk") {
+    if (c.train.pk_frames % 2 != 0) bad("train.pk_frames", fmt::format("must be even, got {}", c.train.pk_frames));
+    if ((2 * c.train.batch_pairs) % c.train.pk_frames != 0 || 2 * c.train.batch_pairs < 2 * c.train.pk_frames) {
+      bad("train.batch_pairs",
+          fmt::format("the pk sampler needs 2 x batch_pairs ({}) to be a multiple of "
+                      "train.pk_frames ({}) covering at least 2 identities",
+                      2 * c.train.batch_pairs, c.train.pk_frames));
+    }
+    if (c.loss.type == "contrastive" && c.loss.mining == "none") {
+      bad("loss.mining", "the pk sampler gives genuine pairs only: contrastive needs "
+                         "loss.mining batch_all or batch_hard for impostors");
+    }
+  }
+  if (c.loss.type == "arcface" && !(c.loss.margin < 0.785)) {
+    bad("loss.margin", fmt::format("arcface adds an angle in radians below 0.785 (typically 0.5), "
+                                   "got {} (1.0 is the contrastive default: set loss.margin)",
+                                   c.loss.margin));
+  }
+  if (c.loss.type == "cosface" && !(c.loss.margin < 1.0)) {
+    bad("loss.margin", fmt::format("cosface subtracts a cosine below 1 (typically 0.35), got {} "
+                                   "(1.0 is the contrastive default: set loss.margin)",
+                                   c.loss.margin));
+  }
+  if (c.loss.type != "contrastive" && c.loss.mining != "none") {
+    bad("loss.mining", fmt::format("mining applies to the contrastive loss; {} uses every "
+                                   "identity of the classifier (set loss.mining: none)",
+                                   c.loss.type));
+  }
+  if (c.loss.type != "contrastive" && c.train.sampler != "pk") {
+    bad("train.sampler", fmt::format("{} learns from identities: use train.sampler: pk",
+                                     c.loss.type));
   }
 }
 

@@ -12,6 +12,7 @@
 #include <cstdint>
 #include <filesystem>
 #include <string>
+#include <vector>
 
 #include "faceid/io/frame.hpp"
 #include "faceid/preprocess/preprocess.hpp"
@@ -33,6 +34,11 @@ struct CropCacheKey {
            color_mtime_ns == o.color_mtime_ns;
   }
 };
+
+// The compact in-memory form of a crop (data.compact_crops): the 3 colour planes as 8-bit
+// unnormalised intensities, then the depth plane as IEEE half floats (native-endian), and back.
+std::vector<uint8_t> encode_compact_crop(const std::vector<float>& chw, int size);
+void decode_compact_crop(const std::vector<uint8_t>& bytes, int size, float* chw);
 
 // Stats both source files; false when either cannot be stat'ed (load_frame will name it).
 bool crop_cache_key(const FrameRef& ref, uint64_t fingerprint, CropCacheKey& key);

@@ -26,6 +26,7 @@ struct Job {
 struct JobResult {
   PreprocessResult result;
   std::filesystem::path disk_path;  // set when the pixels are left on disk only
+  std::vector<uint8_t> compact;     // set when data.compact_crops (result.crop.chw then freed)
 };
 
 // Evenly spaced indices: keep frames floor(j * n / m) for j < m.
@@ -155,12 +156,18 @@ FrameStore FrameStore::load(const Dataset& dataset, const std::vector<std::strin
     }
   };
 
+  const bool compact = data.compact_crops && data.memory_cache;
   auto worker = [&] {
     for (;;) {
       const size_t j = next.fetch_add(1);
       if (j >= jobs.size() || abort.load()) return;
       try {
         run_job(j);
+        JobResult& r = results[j];
+        if (compact && r.result.ok && !r.result.crop.chw.empty()) {
+          r.compact = encode_compact_crop(r.result.crop.chw, r.result.crop.size);
+          std::vector<float>().swap(r.result.crop.chw);
+        }
       } catch (...) {
         std::lock_guard<std::mutex> lock(mutex);
         if (!error) error = std::current_exception();
@@ -201,6 +208,7 @@ FrameStore FrameStore::load(const Dataset& dataset, const std::vector<std::strin
       store.disk_paths_.resize(store.frames_.size() + 1);
       store.disk_paths_.back() = std::move(r.disk_path);
     }
+    if (compact) store.compact_.push_back(std::move(r.compact));
     store.frames_.push_back({std::move(r.result.crop), jobs[j].person, *jobs[j].ref});
   }
   store.index_persons();

@@ -123,6 +123,13 @@ EvalSet resolve_eval_set(const Embedder& embedder, const std::string& data_root)
     for (const auto& p : set.dataset.persons) set.persons.push_back(p.identity);
     set.description = fmt::format("all {} persons of {}", set.persons.size(), data_root);
   } else {
+    std::error_code ec;
+    if (!fs::is_directory(embedder.config().data.root, ec)) {
+      throw_bad_input(fmt::format(
+          "{}: the data set this model was trained on ({}, whose held-out persons are the default "
+          "set) is not here: pass --data ROOT",
+          embedder.checkpoint().string(), embedder.config().data.root));
+    }
     HeldOut h = held_out_persons(embedder);
     set.dataset = std::move(h.dataset);
     set.persons = std::move(h.persons);
@@ -130,29 +137,6 @@ EvalSet resolve_eval_set(const Embedder& embedder, const std::string& data_root)
                                   embedder.config().data.root);
   }
   return set;
-}
-
-fs::path latest_best_checkpoint(const fs::path& runs_dir) {
-  std::error_code ec;
-  fs::path best;
-  fs::file_time_type newest{};
-  if (fs::is_directory(runs_dir, ec)) {
-    for (const auto& entry : fs::directory_iterator(runs_dir, ec)) {
-      const fs::path candidate = entry.path() / "best.pt";
-      if (!fs::is_regular_file(candidate, ec)) continue;
-      const auto t = fs::last_write_time(candidate, ec);
-      if (best.empty() || t > newest) {
-        best = candidate;
-        newest = t;
-      }
-    }
-  }
-  if (best.empty()) {
-    throw_bad_input(fmt::format(
-        "{}: no run with best.pt found; train first (train --config configs/synthetic.yaml) or "
-        "pass --checkpoint", runs_dir.string()));
-  }
-  return best;
 }
 
 }  // namespace faceid

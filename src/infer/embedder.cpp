@@ -1,5 +1,7 @@
 #include "faceid/infer/embedder.hpp"
 
+#include <cmath>
+
 #include <fmt/format.h>
 
 #include "core/device.hpp"
@@ -24,6 +26,13 @@ Embedder::Embedder(const std::filesystem::path& checkpoint, const std::string& d
   impl_->device = resolve_device(device);
   configure_cpu_threads(threads);
   impl_->loaded = load_checkpoint(checkpoint, impl_->device);
+  const int pv = impl_->loaded.meta.preprocess_version;
+  if (pv != 0 && pv != kPreprocessVersion) {
+    throw_bad_input(fmt::format(
+        "{}: the model was trained on crops of preprocessing version {}, this build makes version "
+        "{}: it would embed crops it never saw (retrain, or use a model of this version)",
+        checkpoint.string(), pv, kPreprocessVersion));
+  }
   impl_->config = parse_config(impl_->loaded.meta.config_yaml,
                                checkpoint.string() + " (stored config)");
   impl_->loaded.model->eval();
@@ -37,6 +46,17 @@ Embedder& Embedder::operator=(Embedder&&) noexcept = default;
 const Config& Embedder::config() const { return impl_->config; }
 const std::filesystem::path& Embedder::checkpoint() const { return impl_->path; }
 double Embedder::eer_threshold() const { return impl_->loaded.meta.eer_threshold; }
+double Embedder::operating_threshold() const { return impl_->loaded.meta.operating_threshold; }
+double Embedder::target_far() const { return impl_->loaded.meta.target_far; }
+double Embedder::match_threshold(std::string* source) const {
+  const auto& m = impl_->loaded.meta;
+  if (std::isfinite(m.operating_threshold)) {
+    if (source) *source = fmt::format("checkpoint operating threshold (FAR {:g} on validation)", m.target_far);
+    return m.operating_threshold;
+  }
+  if (source) *source = "checkpoint validation EER threshold";
+  return m.eer_threshold;
+}
 const std::string& Embedder::fingerprint() const { return impl_->fingerprint; }
 int Embedder::dimension() const { return impl_->loaded.meta.model.embedding_dim; }
 int Embedder::input_size() const { return impl_->loaded.meta.input_size; }

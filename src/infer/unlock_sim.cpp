@@ -1,6 +1,7 @@
 #include "faceid/infer/unlock_sim.hpp"
 
 #include <algorithm>
+#include <limits>
 #include <numeric>
 
 #include <fmt/format.h>
@@ -144,7 +145,7 @@ UnlockSimReport simulate_unlock(const Embeddings& embeddings, const std::vector<
       throw_bad_input("the checkpoint has no EER threshold (never validated): pass --threshold or --far");
     }
     report.threshold = options.checkpoint_threshold;
-    report.threshold_source = "checkpoint validation EER threshold";
+    report.threshold_source = options.checkpoint_threshold_source;
   }
 
   size_t g_acc_static = 0, i_acc_static = 0, g_acc = 0, i_acc = 0;
@@ -199,6 +200,55 @@ UnlockSimReport simulate_unlock(const Embeddings& embeddings, const std::vector<
   report.far_static = rate(i_acc_static, report.impostor_attempts);
   if (report.genuine_attempts == 0) report.frr = report.frr_static = 0.0;
   return report;
+}
+
+OperatingPoint calibrate_operating_point(const Embeddings& embeddings,
+                                         const std::vector<int>& labels,
+                                         const std::vector<FrameRef>& frames, size_t persons,
+                                         const UnlockConfig& unlock, double target_far) {
+  if (labels.size() != static_cast<size_t>(embeddings.rows()) || frames.size() != labels.size()) {
+    throw_internal("calibrate_operating_point: embeddings, labels and frames differ in length");
+  }
+  std::vector<std::vector<size_t>> rows_of(persons);
+  for (size_t i = 0; i < labels.size(); ++i) rows_of.at(static_cast<size_t>(labels[i])).push_back(i);
+  const TemplateDistance mode = parse_template_distance(unlock.distance);
+  OperatingPoint op;
+  op.target_far = target_far;
+  op.persons = persons;
+  std::vector<float> genuine, impostor;
+  for (size_t p = 0; p < persons; ++p) {
+    const std::vector<size_t> chosen = choose_enrollment_rows(rows_of[p], frames, unlock.enroll_frames);
+    UserTemplates user;
+    user.enrolled = Embeddings(static_cast<Eigen::Index>(chosen.size()), embeddings.cols());
+    for (size_t i = 0; i < chosen.size(); ++i) {
+      user.enrolled.row(static_cast<Eigen::Index>(i)) = embeddings.row(static_cast<Eigen::Index>(chosen[i]));
+    }
+    if (chosen.empty() || !enrollment_refusal(user.enrolled, unlock).empty()) continue;
+    ++op.enrolled;
+    for (size_t r = 0; r < labels.size(); ++r) {
+      const bool own = static_cast<size_t>(labels[r]) == p;
+      if (own && std::find(chosen.begin(), chosen.end(), r) != chosen.end()) continue;
+      const auto d = static_cast<float>(template_distance(
+          user, embeddings.row(static_cast<Eigen::Index>(r)), mode, unlock.mean_k));
+      (own ? genuine : impostor).push_back(d);
+    }
+  }
+  op.genuine_attempts = genuine.size();
+  op.impostor_attempts = impostor.size();
+  if (impostor.empty() || genuine.empty()) {
+    op.threshold = std::numeric_limits<double>::quiet_NaN();
+    op.why_none = fmt::format("no {} attempts: {} of {} person(s) enrolled",
+                              impostor.empty() ? "impostor" : "genuine", op.enrolled, persons);
+    return op;
+  }
+  op.threshold = threshold_for_far(impostor, target_far);
+  size_t accepted = 0, rejected = 0;
+  for (float d : impostor) accepted += d <= op.threshold;
+  for (float d : genuine) rejected += d > op.threshold;
+  op.far = rate(accepted, impostor.size());
+  op.frr = rate(rejected, genuine.size());
+  op.resolvable_far = 3.0 / static_cast<double>(impostor.size());
+  return op;
 }
 
 namespace {

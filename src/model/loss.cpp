@@ -1,5 +1,7 @@
 #include "faceid/model/loss.hpp"
 
+#include <cmath>
+
 #include <fmt/format.h>
 
 #include "faceid/error.hpp"
@@ -124,6 +126,70 @@ LossOutput contrastive_loss(const torch::Tensor& emb_a, const torch::Tensor& emb
   out.mean_pos_distance = mean_or_zero(d_detached.masked_select(is_pos));
   out.mean_neg_distance = mean_or_zero(d_detached.masked_select(is_pos.logical_not()));
   return out;
+}
+
+LossOutput margin_loss(const torch::Tensor& emb, const torch::Tensor& ids,
+                       const torch::Tensor& weight, const LossConfig& config) {
+  if (!emb.defined() || emb.dim() != 2 || emb.size(0) < 1) {
+    throw_internal(fmt::format("margin_loss: expected [N, D] embeddings, got {}", shape_string(emb)));
+  }
+  if (!weight.defined() || weight.dim() != 2 || weight.size(1) != emb.size(1)) {
+    throw_internal(fmt::format("margin_loss: classifier {} does not fit embeddings {}",
+                               shape_string(weight), shape_string(emb)));
+  }
+  if (!ids.defined() || ids.dim() != 1 || ids.size(0) != emb.size(0) ||
+      ids.scalar_type() != torch::kInt64) {
+    throw_internal(fmt::format("margin_loss: expected int64 ids [{}], got {}", emb.size(0),
+                               shape_string(ids)));
+  }
+  const auto labels = ids.to(emb.device());
+  // Checked on the CPU only: on a GPU the check would cost a device sync every step.
+  if (labels.is_cpu() &&
+      (labels.min().item<int64_t>() < 0 || labels.max().item<int64_t>() >= weight.size(0))) {
+    throw_internal(fmt::format("margin_loss: ids outside [0, {})", weight.size(0)));
+  }
+  const double m = config.margin;
+  const double s = config.scale;
+  const auto w = torch::nn::functional::normalize(
+      weight, torch::nn::functional::NormalizeFuncOptions().dim(1).eps(1e-12));
+  const auto cosine = torch::mm(emb, w.t()).clamp(-1.0, 1.0);           // [N, C]
+  const auto target_cos = cosine.gather(1, labels.unsqueeze(1));         // [N, 1]
+  torch::Tensor target_logit;
+  if (config.type == "arcface") {
+    // cos(theta + m) = cos cos m - sin sin m; the clamp keeps sqrt's gradient finite at |cos| = 1.
+    const auto sine = torch::sqrt((1.0 - target_cos.square()).clamp_min(1e-9));
+    const auto with_margin = target_cos * std::cos(m) - sine * std::sin(m);
+    const double threshold = std::cos(M_PI - m);
+    target_logit = torch::where(target_cos > threshold, with_margin, target_cos - std::sin(M_PI - m) * m);
+  } else if (config.type == "cosface") {
+    target_logit = target_cos - m;
+  } else {
+    throw_internal(fmt::format("margin_loss: loss.type '{}' is not a margin loss", config.type));
+  }
+  const auto logits = s * cosine.scatter(1, labels.unsqueeze(1), target_logit);
+  LossOutput out;
+  out.loss = torch::nn::functional::cross_entropy(logits, labels);
+  const auto e = emb.detach();
+  const int64_t n = e.size(0);
+  const auto d = distance_matrix(e, e);
+  const auto same = labels.unsqueeze(1).eq(labels.unsqueeze(0));
+  const auto not_self = torch::eye(n, same.options()).logical_not();
+  const auto pos = d.masked_select(same.logical_and(not_self));
+  const auto neg = d.masked_select(same.logical_not());
+  out.pairs = n;
+  out.positive_pairs = pos.numel() / 2;
+  out.negative_pairs = neg.numel() / 2;
+  out.mean_pos_distance = mean_or_zero(pos);
+  out.mean_neg_distance = mean_or_zero(neg);
+  return out;
+}
+
+torch::Tensor init_margin_classifier(int64_t classes, int64_t dim) {
+  if (classes < 1 || dim < 1) {
+    throw_internal(fmt::format("init_margin_classifier: {} classes of dimension {}", classes, dim));
+  }
+  return torch::nn::functional::normalize(
+      torch::randn({classes, dim}), torch::nn::functional::NormalizeFuncOptions().dim(1));
 }
 
 }  // namespace faceid

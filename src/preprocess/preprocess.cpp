@@ -15,7 +15,6 @@
 namespace faceid {
 namespace {
 
-constexpr int kPreprocessVersion = 2;
 constexpr float kMaxAreaScale = 1.5f;    // colour shrink beyond this goes through an area filter
 const cv::Rect kFixedWindow(220, 140, 200, 200);  // the proof of concept's rows 140:340, cols 220:420
 

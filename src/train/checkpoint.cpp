@@ -80,6 +80,15 @@ std::unique_ptr<Opened> open_checkpoint(const std::filesystem::path& path) {
     for (const auto& name : r.keys_under("metric/")) m.metrics[name] = r.get_double("metric/" + name);
     m.eer_threshold = r.get_double("eer_threshold");
     m.optimizer = r.get_string("optimizer/kind");
+    auto optional_double = [&r](const char* key) {
+      return r.has(key) ? r.get_double(key) : std::numeric_limits<double>::quiet_NaN();
+    };
+    m.operating_threshold = optional_double("operating/threshold");
+    m.target_far = optional_double("operating/target_far");
+    m.resolvable_far = optional_double("operating/resolvable_far");
+    m.operating_frr = optional_double("operating/frr");
+    m.preprocess_version =
+        r.has("preprocess_version") ? clamp_int(r.get_int("preprocess_version")) : 0;
   } catch (const Error& e) {
     if (e.code() != Errc::bad_input) throw;
     throw_corrupt(path, e.what());
@@ -139,7 +148,8 @@ void put_optimizer_state(Record& r, torch::optim::Optimizer& optimizer) {
 }  // namespace
 
 void save_checkpoint(const std::filesystem::path& path, EmbeddingNet& model,
-                     torch::optim::Optimizer* optimizer, const CheckpointMeta& meta) {
+                     torch::optim::Optimizer* optimizer, const CheckpointMeta& meta,
+                     const torch::Tensor& classifier) {
   Record r;
   const auto& mc = model->model_config();
   r.put("kind", std::string(kKind));
@@ -155,6 +165,14 @@ void save_checkpoint(const std::filesystem::path& path, EmbeddingNet& model,
   r.put("config_yaml", meta.config_yaml);
   for (const auto& [k, v] : meta.metrics) r.put("metric/" + k, v);
   r.put("eer_threshold", meta.eer_threshold);
+  r.put("operating/threshold", meta.operating_threshold);
+  r.put("operating/target_far", meta.target_far);
+  r.put("operating/resolvable_far", meta.resolvable_far);
+  r.put("operating/frr", meta.operating_frr);
+  r.put("preprocess_version", static_cast<int64_t>(meta.preprocess_version));
+  if (classifier.defined()) {
+    r.put("classifier", classifier.detach().to(torch::kCPU).contiguous());
+  }
   put_module_state(r, *model);
   r.put("optimizer/kind", optimizer != nullptr ? optimizer_kind(*optimizer) : std::string());
   if (optimizer != nullptr) put_optimizer_state(r, *optimizer);
@@ -172,6 +190,26 @@ LoadedCheckpoint load_checkpoint(const std::filesystem::path& path, torch::Devic
 
 CheckpointMeta read_checkpoint_meta(const std::filesystem::path& path) {
   return open_checkpoint(path)->meta;
+}
+
+torch::Tensor load_classifier(const std::filesystem::path& path) {
+  const auto ck = open_checkpoint(path);
+  if (!ck->record.has("classifier")) return {};
+  const torch::Tensor& c = ck->record.get_tensor("classifier");
+  if (c.dim() != 2 || c.size(1) != ck->meta.model.embedding_dim ||
+      c.scalar_type() != torch::kFloat) {
+    throw_corrupt(path, fmt::format("classifier is {} {}, expected float [C, {}]",
+                                    c10::toString(c.scalar_type()), c10::str(c.sizes()),
+                                    ck->meta.model.embedding_dim));
+  }
+  return c.clone();
+}
+
+size_t export_model(const std::filesystem::path& in, const std::filesystem::path& out) {
+  auto loaded = load_checkpoint(in, torch::kCPU);
+  CheckpointMeta meta = loaded.meta;
+  save_checkpoint(out, loaded.model, nullptr, meta);
+  return static_cast<size_t>(std::filesystem::file_size(out));
 }
 
 void load_weights_into(const std::filesystem::path& path, EmbeddingNet& model) {

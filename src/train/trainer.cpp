@@ -22,6 +22,7 @@
 #include "faceid/eval/metrics.hpp"
 #include "faceid/eval/plot.hpp"
 #include "faceid/fs.hpp"
+#include "faceid/infer/unlock_sim.hpp"
 #include "faceid/io/dataset.hpp"
 #include "faceid/model/loss.hpp"
 #include "faceid/model/model.hpp"
@@ -106,11 +107,17 @@ void trim_metrics(const std::filesystem::path& path, int64_t epoch) {
   if (changed) write_file_atomic(path, kept);
 }
 
-// Validation: embed every held-out frame, all pairs, exact ROC. Data-parallel: each rank embeds
-// its contiguous share of the frames, the shares are gathered, rank 0 computes the ROC (the
-// other ranks return an empty summary: they write nothing).
-RocSummary validate(EmbeddingNet& model, const FrameStore& store, torch::Device device,
-                    int embedding_dim, Communicator* comm) {
+struct Validation {
+  RocSummary roc;
+  OperatingPoint operating;  // unlock attempts at unlock.target_far
+};
+
+// Validation: embed every held-out frame, all pairs, exact ROC, and the operating threshold of
+// unlock attempts at unlock.target_far. Data-parallel: each rank embeds its contiguous share of
+// the frames, the shares are gathered, rank 0 computes the ROC (the other ranks return an empty
+// summary: they write nothing).
+Validation validate(EmbeddingNet& model, const FrameStore& store, torch::Device device,
+                    int embedding_dim, const UnlockConfig& unlock, Communicator* comm) {
   std::vector<std::vector<float>> owned;
   const std::vector<const float*> crops = crop_pointers(store, owned);
   std::vector<int> labels;
@@ -128,11 +135,18 @@ RocSummary validate(EmbeddingNet& model, const FrameStore& store, torch::Device 
     const Embeddings part = mine.empty() ? Embeddings(0, embedding_dim)
                                          : embed_crops(model, mine, store.crop_size(), device);
     emb = comm->all_gather_rows(part);
-    if (comm->rank() != 0) return RocSummary{};
+    if (comm->rank() != 0) return Validation{};
   }
+  std::vector<FrameRef> refs;
+  refs.reserve(store.size());
+  for (const auto& f : store.frames()) refs.push_back(f.ref);
+  Validation v;
+  v.operating = calibrate_operating_point(emb, labels, refs, store.persons().size(), unlock,
+                                          unlock.target_far);
   PairDistances pd = all_pair_distances_exact(emb, labels, 1);
   ExactRoc roc(std::move(pd.genuine), std::move(pd.impostor));
-  return roc.summary({1e-3});
+  v.roc = roc.summary({1e-3});
+  return v;
 }
 
 class Progress {
@@ -333,9 +347,12 @@ TrainResult run_training(const Config& config, const TrainOptions& options) {
   const FrameStore val_store =
       FrameStore::load(dataset, split.val, val_data, config.preprocess, load_progress("validation"));
   check_faces_found(config.data, {&train_store, &val_store}, log);
-  log(fmt::format("frames: {} train ({} from cache), {} validation, {:.1f} s",
+  log(fmt::format("frames: {} train ({} from cache), {} validation, {:.1f} s; crops take {:.2f} GiB "
+                  "in memory{}",
                   train_store.size(), train_store.stats().cache_hits, val_store.size(),
-                  train_store.stats().seconds + val_store.stats().seconds));
+                  train_store.stats().seconds + val_store.stats().seconds,
+                  (train_store.memory_bytes() + val_store.memory_bytes()) / 1073741824.0,
+                  train_store.compact() ? " (compact: 8-bit colour, 16-bit float depth)" : ""));
   if (val_store.size() < 2) {
     throw_bad_input(fmt::format("{}: fewer than 2 usable validation frames", config.data.root));
   }
@@ -343,11 +360,30 @@ TrainResult run_training(const Config& config, const TrainOptions& options) {
   // ---- model and optimiser ----
   EmbeddingNet model(config.model, config.preprocess.input_size);
   model->to(device);
-  if (!options.init_from.empty()) {
-    load_weights_into(options.init_from, model);
-    log(fmt::format("initialised weights from {}", options.init_from.string()));
+  // --init-from overrides train.init_from; a resumed run takes its weights from the checkpoint.
+  const std::filesystem::path init_from =
+      !options.init_from.empty() ? options.init_from : std::filesystem::path(t.init_from);
+  if (!init_from.empty() && options.resume.empty()) {
+    load_weights_into(init_from, model);
+    log(fmt::format("initialised weights from {}", init_from.string()));
   }
-  auto optimizer = make_optimizer(model, t);
+  // The margin losses' classifier: one row per training identity, in training checkpoints only.
+  torch::Tensor classifier;
+  if (config.loss.type != "contrastive") {
+    const auto classes = static_cast<int64_t>(train_store.persons().size());
+    classifier = options.resume.empty() ? init_margin_classifier(classes, config.model.embedding_dim)
+                                        : load_classifier(options.resume);
+    if (!classifier.defined() || classifier.size(0) != classes) {
+      throw_bad_input(fmt::format(
+          "{}: {} needs the classifier of the run's {} training identities, the checkpoint has {}",
+          options.resume.string(), config.loss.type, classes,
+          classifier.defined() ? fmt::format("{} rows", classifier.size(0)) : std::string("none")));
+    }
+    classifier = classifier.to(device).set_requires_grad(true);
+    log(fmt::format("{} loss (scale {:g}, margin {:g}) over {} training identities",
+                    config.loss.type, config.loss.scale, config.loss.margin, classes));
+  }
+  auto optimizer = make_optimizer(model, t, classifier);
   int64_t start_epoch = 0;
   int64_t step = 0;
   double best_eer = std::numeric_limits<double>::infinity();
@@ -373,6 +409,7 @@ TrainResult run_training(const Config& config, const TrainOptions& options) {
                                           std::chrono::seconds(options.dist_timeout_s));
     std::vector<torch::Tensor> state = model->parameters();
     for (const auto& b : model->buffers()) state.push_back(b);
+    if (classifier.defined()) state.push_back(classifier);
     comm->broadcast(state);
     log(fmt::format("data-parallel: {} ranks via {}:{}, global batch {} pairs ({} a rank)",
                     dist.world_size, dist.master_addr, dist.master_port,
@@ -430,7 +467,7 @@ TrainResult run_training(const Config& config, const TrainOptions& options) {
       const double loss =
           train_step(model, *optimizer, torch::cat({batch.a, batch.b}).to(device),
                      batch.same.to(device), batch.person_a.to(device), batch.person_b.to(device),
-                     config.loss, t, comm.get());
+                     config.loss, t, comm.get(), classifier);
       if (!std::isfinite(loss)) {
         throw_internal(fmt::format("training diverged at step {}: loss is {} (lower train.lr?)",
                                    step, loss));
@@ -459,8 +496,10 @@ TrainResult run_training(const Config& config, const TrainOptions& options) {
     m.train_loss = loss_sum / std::max<int64_t>(1, steps);
     m.pairs_per_second = steps * t.batch_pairs * world / std::max(train_seconds, 1e-9);
     m.data_wait_fraction = (loader.wait_seconds() - wait0) / std::max(train_seconds, 1e-9);
-    const RocSummary roc =
-        validate(model, val_store, device, config.model.embedding_dim, comm.get());
+    const Validation val = validate(model, val_store, device, config.model.embedding_dim,
+                                    config.unlock, comm.get());
+    const RocSummary& roc = val.roc;
+    const OperatingPoint& op = val.operating;
     if (!rank0) {
       result.epochs.push_back(m);
       continue;
@@ -478,6 +517,18 @@ TrainResult run_training(const Config& config, const TrainOptions& options) {
                     m.epoch, t.epochs, m.train_loss, m.genuine_mean, m.impostor_mean, m.auc,
                     100 * m.eer, m.eer_threshold, m.tar_at_far_1e3, m.pairs_per_second,
                     100 * m.data_wait_fraction, m.seconds));
+    if (!op.why_none.empty()) {
+      log(fmt::format("no operating threshold at unlock FAR {:g}: {}", op.target_far, op.why_none));
+    } else {
+      log(fmt::format(
+          "operating threshold {:.4f} at unlock FAR {:g}: validation FRR {:.2f}% over {} genuine "
+          "attempts; {} impostor attempts resolve FAR down to {:.2g} (rule of three){}",
+          op.threshold, op.target_far, 100 * op.frr, op.genuine_attempts, op.impostor_attempts,
+          op.resolvable_far,
+          op.resolvable_far > op.target_far
+              ? ": fewer than the target needs, so the threshold only bounds FAR by that"
+              : ""));
+    }
     append_line(metrics_path, metrics_csv_header(), metrics_csv_row(m));
     result.epochs.push_back(m);
 
@@ -490,15 +541,20 @@ TrainResult run_training(const Config& config, const TrainOptions& options) {
                     {"val_impostor_mean", m.impostor_mean}, {"val_auc", m.auc},
                     {"val_eer", m.eer},                 {"val_tar_at_far_1e-3", m.tar_at_far_1e3}};
     meta.eer_threshold = m.eer_threshold;
+    meta.operating_threshold = op.threshold;
+    meta.target_far = op.target_far;
+    meta.resolvable_far = op.resolvable_far;
+    meta.operating_frr = op.frr;
+    meta.metrics["val_frr_at_target_far"] = op.frr;
     // best.pt first: once last.pt says epoch N, best.pt accounts for every epoch up to N, so a
     // kill between the two writes loses nothing on resume.
     if (m.eer < best_eer) {
       best_eer = m.eer;
-      save_checkpoint(best_path, model, optimizer.get(), meta);
+      save_checkpoint(best_path, model, optimizer.get(), meta, classifier);
       log(fmt::format("new best validation EER {:.2f}% -> {}", 100 * m.eer, best_path.string()));
     }
     if (m.epoch % t.save_every == 0 || epoch + 1 == last_epoch) {
-      save_checkpoint(last_path, model, optimizer.get(), meta);
+      save_checkpoint(last_path, model, optimizer.get(), meta, classifier);
       result.last_checkpoint = last_path;
     }
   }
@@ -512,7 +568,13 @@ TrainResult run_training(const Config& config, const TrainOptions& options) {
   // No rank leaves before rank 0 has written the run folder.
   if (comm) comm->barrier();
   if (!rank0) return result;
-  if (std::filesystem::exists(best_path)) result.best_checkpoint = best_path;
+  if (std::filesystem::exists(best_path)) {
+    result.best_checkpoint = best_path;
+    // The shippable model: best.pt without the optimiser state and the classifier.
+    const size_t bytes = export_model(best_path, run_dir / "model.pt");
+    log(fmt::format("model file (best epoch, weights and thresholds only, {:.1f} MiB) -> {}",
+                    bytes / 1048576.0, (run_dir / "model.pt").string()));
+  }
   if (std::filesystem::exists(last_path)) result.last_checkpoint = last_path;
   return result;
 }

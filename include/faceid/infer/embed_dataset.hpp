@@ -55,8 +55,5 @@ struct EvalSet {
 };
 EvalSet resolve_eval_set(const Embedder& embedder, const std::string& data_root);
 
-// The newest run folder under `runs_dir` holding best.pt (by best.pt's modification time).
-// Errc::bad_input when there is none.
-std::filesystem::path latest_best_checkpoint(const std::filesystem::path& runs_dir);
 
 }  // namespace faceid

@@ -17,8 +17,8 @@ namespace faceid {
 
 class Embedder {
  public:
-  // Loads and verifies the checkpoint (Errc::bad_input naming it when missing, corrupt or of an
-  // unknown format). device: auto | cpu | cuda[:N]; threads: CPU threads (0 = all cores).
+  // Loads and verifies the checkpoint (Errc::bad_input naming it when missing, corrupt, of an
+  // unknown format, or trained on another preprocessing version than this build's). device: auto | cpu | cuda[:N]; threads: CPU threads (0 = all cores).
   explicit Embedder(const std::filesystem::path& checkpoint, const std::string& device = "auto",
                     int threads = 0);
   ~Embedder();
@@ -28,6 +28,13 @@ class Embedder {
   const Config& config() const;            // the resolved config stored in the checkpoint
   const std::filesystem::path& checkpoint() const;
   double eer_threshold() const;            // the validation EER threshold (NaN if never validated)
+  // The operating threshold calibrated at training's unlock.target_far (NaN for checkpoints from
+  // before it), and that target.
+  double operating_threshold() const;
+  double target_far() const;
+  // The default match threshold of unlock_sim, enroll and the template store: the operating
+  // threshold, or the EER threshold of an older checkpoint (NaN when neither); `source` says which.
+  double match_threshold(std::string* source = nullptr) const;
   const std::string& fingerprint() const;  // hash of weights + model config (template stores)
   int dimension() const;                   // embedding size
   int input_size() const;                  // crop side S

@@ -54,6 +54,7 @@ struct UnlockSimOptions {
   double threshold = -1;          // >= 0: use it
   double far = 0;                 // > 0: calibrate the threshold on the impostor distances
   double checkpoint_threshold = 0;  // used when neither is given
+  std::string checkpoint_threshold_source = "checkpoint validation EER threshold";
 };
 
 // Frames of one person are rows of `embeddings` with labels[i] == person; `frames` gives each
@@ -71,6 +72,28 @@ std::vector<size_t> choose_enrollment_rows(const std::vector<size_t>& rows,
 // Why the report measures nothing ("" when it does): no genuine attempts (no FRR) or no impostor
 // attempts (no FAR), with the persons' enrollment refusals. unlock_sim exits 2 with it.
 std::string unlock_report_unusable(const UnlockSimReport& report);
+
+// The operating point of a model on a labelled set: enroll every person as simulate_unlock does
+// (unlock.enroll_frames spanning the poses, the same refusals), score every other frame of every
+// person against every enrolled person by the attempt distance (unlock.distance over the
+// templates), and take the largest threshold whose impostor-attempt FAR is <= target_far
+// (threshold_for_far). resolvable_far = 3 / impostor attempts: the rule of three, the smallest
+// FAR the set can support at 95% confidence with no accepted impostor. A set without genuine or
+// impostor attempts (too few frames, refused enrollments) gives a NaN threshold and why_none.
+struct OperatingPoint {
+  double threshold = 0;
+  double target_far = 0;
+  double far = 0;              // measured at the threshold
+  double frr = 0;              // genuine attempts rejected at the threshold
+  double resolvable_far = 1;   // 3 / impostor_attempts
+  size_t genuine_attempts = 0, impostor_attempts = 0;
+  size_t enrolled = 0, persons = 0;
+  std::string why_none;  // when there were no genuine or no impostor attempts: threshold is NaN
+};
+OperatingPoint calibrate_operating_point(const Embeddings& embeddings,
+                                         const std::vector<int>& labels,
+                                         const std::vector<FrameRef>& frames, size_t persons,
+                                         const UnlockConfig& unlock, double target_far);
 
 // Writes report.txt-style lines to a string ("n/a" for a rate of 0 attempts); JSON with exactly
 // the keys threshold, genuine_mean, impostor_mean, frr, far, genuine_attempts, impostor_attempts,

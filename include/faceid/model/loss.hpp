@@ -56,4 +56,19 @@ LossOutput contrastive_loss(const torch::Tensor& emb_a, const torch::Tensor& emb
                             const torch::Tensor& same, const torch::Tensor& ids_a,
                             const torch::Tensor& ids_b, const LossConfig& config);
 
+// Margin losses over identities (config.type arcface | cosface). `emb` [N, D] are L2-normalised
+// embeddings, `ids` [N] int64 class indices in [0, C), `weight` [C, D] the classifier (one row per
+// training identity, normalised here). With cos_j the cosine to class j and y the target class:
+//   arcface  logit_y = s cos(theta_y + m) (Deng et al. 2019; past theta_y = pi - m it continues
+//            as s (cos theta_y - m sin m), monotone), logit_j = s cos_j
+//   cosface  logit_y = s (cos_y - m) (Wang et al. 2018)
+// and the loss is the mean cross-entropy of the logits. The reported distances are the mean
+// Euclidean distances of the in-batch genuine and impostor pairs (self-pairs excluded).
+LossOutput margin_loss(const torch::Tensor& emb, const torch::Tensor& ids,
+                       const torch::Tensor& weight, const LossConfig& config);
+
+// A fresh classifier for `classes` identities of `dim`-d embeddings: rows uniform on the sphere
+// (drawn from the torch generator, so seeded by train.seed).
+torch::Tensor init_margin_classifier(int64_t classes, int64_t dim);
+
 }  // namespace faceid

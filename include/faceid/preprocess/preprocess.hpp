@@ -18,6 +18,9 @@ namespace faceid {
 constexpr float kColorMean[3] = {0.485f, 0.456f, 0.406f};
 constexpr float kColorStd[3] = {0.229f, 0.224f, 0.225f};
 constexpr int kChannels = 4;  // R, G, B, D
+// The version of the preprocessing algorithm (docs/data.md): checkpoints record it, and a model
+// trained on crops of another version is refused (it would embed crops it never saw).
+constexpr int kPreprocessVersion = 2;
 
 // A preprocessed face: what the network sees.
 struct FaceCrop {

@@ -22,6 +22,7 @@
 
 #include "faceid/config.hpp"
 #include "faceid/model/model.hpp"
+#include "faceid/preprocess/preprocess.hpp"
 
 namespace faceid {
 
@@ -45,12 +46,32 @@ struct CheckpointMeta {
                                                                     // (NaN = not measured)
   std::string optimizer;  // on load: adam | adamw | sgd, or "" when the file has no optimiser
                           // state; ignored on save
+  // The operating point calibrated on the validation persons' unlock attempts (enrollment of
+  // unlock.enroll_frames, min over templates): the largest threshold whose attempt FAR is at most
+  // target_far, and the smallest FAR those attempts can resolve (rule of three: 3 / impostor
+  // attempts). NaN when not calibrated (checkpoints before it).
+  double operating_threshold = std::numeric_limits<double>::quiet_NaN();
+  double target_far = std::numeric_limits<double>::quiet_NaN();
+  double resolvable_far = std::numeric_limits<double>::quiet_NaN();
+  double operating_frr = std::numeric_limits<double>::quiet_NaN();  // validation FRR there
+  int preprocess_version = kPreprocessVersion;  // on load: the file's (0 = not recorded)
 };
 
-// Writes `model` (parameters and buffers), the optimiser state when `optimizer` is not null, and
-// `meta` to `path` atomically. Throws Errc::io when the file cannot be written.
+// Writes `model` (parameters and buffers), the optimiser state when `optimizer` is not null, the
+// margin losses' identity classifier when `classifier` is defined (training only: resume reads it
+// back with load_classifier, inference never does), and `meta` to `path` atomically. Throws
+// Errc::io when the file cannot be written.
 void save_checkpoint(const std::filesystem::path& path, EmbeddingNet& model,
-                     torch::optim::Optimizer* optimizer, const CheckpointMeta& meta);
+                     torch::optim::Optimizer* optimizer, const CheckpointMeta& meta,
+                     const torch::Tensor& classifier = {});
+
+// The identity classifier saved with a margin-loss checkpoint ([C, D] float), or an undefined
+// tensor when it has none.
+torch::Tensor load_classifier(const std::filesystem::path& path);
+
+// A model file for shipping: the weights and metadata of `in` (epoch, config, metrics,
+// thresholds) without the optimiser state and classifier. Returns the bytes written.
+size_t export_model(const std::filesystem::path& in, const std::filesystem::path& out);
 
 struct LoadedCheckpoint {
   CheckpointMeta meta;
