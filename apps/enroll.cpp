@@ -141,7 +141,10 @@ int main(int argc, char** argv) {
                    refusal.c_str());
       return faceid::kExitBadInput;
     }
-    const double threshold = embedder.match_threshold();
+    // The check compares frames pairwise, so it uses the pairwise (EER) threshold: the operating
+    // threshold bounds min-over-templates attempts at a FAR of 1e-4, and frames of one person
+    // spanning +-30 degrees of yaw are legitimately farther apart than that.
+    const double threshold = embedder.eer_threshold();
     if (std::isfinite(threshold)) {
       const std::vector<size_t> odd = faceid::inconsistent_enrollment_rows(all, threshold);
       if (!odd.empty()) {
@@ -169,6 +172,9 @@ int main(int argc, char** argv) {
     }, access);
     std::printf("enrolled %s with %lld templates (%zu frame(s) without a face) into %s\n",
                 shown_user.c_str(), static_cast<long long>(all.rows()), no_face, shown_dir.c_str());
+    std::string source;
+    const double match = embedder.match_threshold(&source);
+    if (std::isfinite(match)) std::printf("unlock threshold %.4f (%s)\n", match, source.c_str());
     return faceid::kExitOk;
   });
 }

@@ -1,6 +1,7 @@
 #include "faceid/infer/unlock_sim.hpp"
 
 #include <algorithm>
+#include <cmath>
 #include <limits>
 #include <numeric>
 
@@ -314,6 +315,16 @@ std::string format_unlock_report(const UnlockSimReport& r) {
       percent_or_na(r.frr_static, r.genuine_attempts, 2),
       percent_or_na(r.far_static, r.impostor_attempts, 4), r.lockouts, r.impostor_lockouts,
       r.refused_enrollments);
+  if (r.impostor_attempts > 0) {
+    const auto accepted = static_cast<long long>(std::llround(r.far_static * r.impostor_attempts));
+    const double bound = 3.0 / static_cast<double>(r.impostor_attempts);
+    out += fmt::format(
+        "impostor attempts accepted (no adaptive update): {} of {} (FAR {:.3g}); {}\n", accepted,
+        r.impostor_attempts, r.far_static,
+        accepted == 0
+            ? fmt::format("none accepted, so FAR < {:.2g} at 95% confidence (rule of three)", bound)
+            : fmt::format("the smallest FAR these attempts resolve is {:.2g} (rule of three)", bound));
+  }
   return out;
 }
 
