@@ -97,6 +97,8 @@ int main(int argc, char** argv) {
     std::printf("%s", faceid::format_unlock_report(report).c_str());
 
     faceid::write_file_atomic(out_dir / "per_user.csv", faceid::unlock_per_user_csv(report));
+    faceid::write_file_atomic(out_dir / "closest_impostors.csv",
+                              faceid::closest_impostors_csv(report, emb.frames, emb.labels, emb.persons));
     if (!report.genuine_distances.empty() || !report.impostor_distances.empty()) {
       const auto hist = faceid::make_distance_histogram(report.genuine_distances,
                                                         report.impostor_distances, 80);
@@ -108,6 +110,7 @@ int main(int argc, char** argv) {
       std::printf("histogram: %s\n", files.png.c_str());
     }
     std::printf("per-user table: %s\n", (out_dir / "per_user.csv").c_str());
+    std::printf("closest impostor attempts: %s\n", (out_dir / "closest_impostors.csv").c_str());
     if (!json.empty()) {
       faceid::write_file_atomic(json, faceid::unlock_report_json(report));
       std::printf("json: %s\n", json.c_str());

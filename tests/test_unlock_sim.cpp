@@ -1,3 +1,5 @@
+#include <algorithm>
+
 #include <catch2/catch.hpp>
 
 #include "faceid/infer/enrollment.hpp"
@@ -104,4 +106,46 @@ TEST_CASE("enrollment: refused for too few frames or too similar poses", "[unloc
   spread << 1, 0, 0, 0, 0, 1, 0, 0, 0, 0, 1, 0;
   CHECK(enrollment_refusal(spread, c).empty());
   CHECK(mean_pairwise_distance(spread) == Approx(std::sqrt(2.0)));
+}
+
+TEST_CASE("unlock_sim: the closest impostor attempts are listed, nearest first", "[unlock_sim]") {
+  Embeddings e;
+  std::vector<int> labels;
+  std::vector<FrameRef> frames;
+  std::vector<std::string> names;
+  make_clusters(4, 8, 0.3f, e, labels, frames, names);
+  // A frame of p3 that is an unlock attempt (not enrolled), moved next to p0's axis: a lookalike.
+  std::vector<size_t> p3_rows;
+  for (size_t r = 24; r < 32; ++r) p3_rows.push_back(r);
+  const std::vector<size_t> enrolled = choose_enrollment_rows(p3_rows, frames, 3);
+  size_t lookalike = 0;
+  for (size_t r : p3_rows) {
+    if (std::find(enrolled.begin(), enrolled.end(), r) == enrolled.end()) lookalike = r;
+  }
+  REQUIRE(lookalike != 0);
+  e.row(static_cast<Eigen::Index>(lookalike)).setZero();
+  e(static_cast<Eigen::Index>(lookalike), 0) = 1.0f;
+  frames[lookalike].depth_path = "p3/lookalike_d.png";
+
+  UnlockSimOptions o;
+  o.unlock.enroll_frames = 3;
+  o.unlock.min_enroll_frames = 3;
+  o.unlock.min_pose_spread = 0.01;
+  o.threshold = 0.6;
+  const UnlockSimReport r = simulate_unlock(e, labels, frames, names, o);
+  REQUIRE(r.closest_impostors.size() == 25);  // 4 × 24 attempts, the 25 nearest kept
+  CHECK(r.closest_impostors.front().row == lookalike);
+  CHECK(r.closest_impostors.front().claimed == 0);
+  for (size_t k = 1; k < r.closest_impostors.size(); ++k) {
+    CHECK(r.closest_impostors[k - 1].distance <= r.closest_impostors[k].distance);
+  }
+  const std::vector<float> sorted = [&] {
+    std::vector<float> d = r.impostor_distances;
+    std::sort(d.begin(), d.end());
+    return d;
+  }();
+  CHECK(r.closest_impostors.back().distance == Approx(sorted[24]));
+  const std::string csv = closest_impostors_csv(r, frames, labels, names);
+  CHECK_THAT(csv, Catch::StartsWith("distance,attempt_frame,attempt_person,claimed_user\n"));
+  CHECK_THAT(csv, Catch::Contains(",p3/lookalike_d.png,p3,p0\n"));
 }

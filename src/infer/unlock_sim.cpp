@@ -131,7 +131,20 @@ UnlockSimReport simulate_unlock(const Embeddings& embeddings, const std::vector<
       return mean_of(d);
     };
     u.genuine_mean = distances(enrolled[p].genuine_rows, report.genuine_distances);
+    const size_t first = report.impostor_distances.size();
     u.impostor_mean = distances(enrolled[p].impostor_rows, report.impostor_distances);
+    for (size_t k = 0; k < enrolled[p].impostor_rows.size(); ++k) {
+      const ImpostorMatch m{report.impostor_distances[first + k], enrolled[p].impostor_rows[k], p};
+      auto& top = report.closest_impostors;
+      constexpr size_t kKept = 25;
+      if (top.size() == kKept && !(m.distance < top.back().distance)) continue;
+      top.insert(std::upper_bound(top.begin(), top.end(), m,
+                                  [](const ImpostorMatch& a, const ImpostorMatch& b) {
+                                    return a.distance < b.distance;
+                                  }),
+                 m);
+      if (top.size() > kKept) top.pop_back();
+    }
   }
 
   if (options.threshold >= 0) {
@@ -250,6 +263,18 @@ OperatingPoint calibrate_operating_point(const Embeddings& embeddings,
   op.frr = rate(rejected, genuine.size());
   op.resolvable_far = 3.0 / static_cast<double>(impostor.size());
   return op;
+}
+
+std::string closest_impostors_csv(const UnlockSimReport& report,
+                                  const std::vector<FrameRef>& frames,
+                                  const std::vector<int>& labels,
+                                  const std::vector<std::string>& persons) {
+  std::string out = "distance,attempt_frame,attempt_person,claimed_user\n";
+  for (const auto& m : report.closest_impostors) {
+    out += fmt::format("{:.6f},{},{},{}\n", m.distance, frames.at(m.row).depth_path.string(),
+                       persons.at(static_cast<size_t>(labels.at(m.row))), persons.at(m.claimed));
+  }
+  return out;
 }
 
 namespace {

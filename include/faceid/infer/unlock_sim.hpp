@@ -33,6 +33,14 @@ struct UnlockSimUser {
   size_t templates_added = 0; // adaptive templates added by genuine unlocks
 };
 
+// One impostor attempt: the attempt frame, the user it claimed, its distance to that user's
+// enrolled templates. The closest ones are what sets the threshold at a low FAR.
+struct ImpostorMatch {
+  double distance = 0;
+  size_t row = 0;          // the attempt's row (frames[row])
+  size_t claimed = 0;      // the user's person index
+};
+
 struct UnlockSimReport {
   double threshold = 0;
   std::string threshold_source;   // "checkpoint EER", "--threshold", "--far 1e-3 calibration"
@@ -47,6 +55,7 @@ struct UnlockSimReport {
   size_t refused_enrollments = 0;
   std::vector<float> genuine_distances;   // attempt distances (static templates), for histograms
   std::vector<float> impostor_distances;
+  std::vector<ImpostorMatch> closest_impostors;  // the 25 smallest static impostor distances
 };
 
 struct UnlockSimOptions {
@@ -102,5 +111,10 @@ OperatingPoint calibrate_operating_point(const Embeddings& embeddings,
 std::string format_unlock_report(const UnlockSimReport& report);
 std::string unlock_report_json(const UnlockSimReport& report);
 std::string unlock_per_user_csv(const UnlockSimReport& report);
+// The closest impostor attempts: distance, attempt frame (depth path), its person, the claimed user.
+std::string closest_impostors_csv(const UnlockSimReport& report,
+                                  const std::vector<FrameRef>& frames,
+                                  const std::vector<int>& labels,
+                                  const std::vector<std::string>& persons);
 
 }  // namespace faceid
