@@ -1,11 +1,11 @@
 #!/usr/bin/env bash
 # Reproduces the shipped model (docs/models.md) with one command: builds, renders the pretraining
-# identities, trains ArcFace over them (configs/pretrain.yaml), evaluates the result on identities
-# of another seed, and with --ship copies it to models/faceid_rgbd_v1.pt. Every stage is
-# resumable: rerun the same command after an interruption.
+# identities, trains over them with P x K batch_all contrastive (configs/pretrain.yaml),
+# evaluates the result on identities of another seed, and with --ship copies it to
+# models/faceid_rgbd_v1.pt. Every stage is resumable: rerun the same command after an interruption.
 #
 #   scripts/pretrain.sh                      the shipped recipe: 5,000 identities x 2 sessions x
-#                                            6 poses, 64 px; about 2-3 h on 2 cores
+#                                            6 poses, 64 px; about 1.5-2 h on 2 cores
 #   scripts/pretrain.sh --gpu                a GPU workstation: 112 px, larger batches, more epochs
 #   scripts/pretrain.sh --persons 500 --epochs 4 --out runs/pre500    a smaller run
 #
