@@ -15,12 +15,24 @@
 
 namespace faceid::test {
 
+// The source and build folders compiled in, unless FACEID_TEST_SOURCE_DIR / FACEID_TEST_BIN_DIR
+// name others: the bundle of scripts/gpu_bundle.sh runs the [cuda] tests on another machine,
+// where the compiled-in folders do not exist (scripts/gpu_check.sh sets both).
+inline std::filesystem::path source_dir() {
+  const char* dir = std::getenv("FACEID_TEST_SOURCE_DIR");
+  return dir != nullptr && *dir != '\0' ? dir : FACEID_SOURCE_DIR;
+}
+inline std::filesystem::path bin_dir() {
+  const char* dir = std::getenv("FACEID_TEST_BIN_DIR");
+  return dir != nullptr && *dir != '\0' ? dir : FACEID_BIN_DIR;
+}
+
 // A 6 persons x 1 session x 6 poses set, compact PNG layout, generated once into the build
 // folder. The folder name carries the generator version, so a new generator never reuses an old
 // set.
 inline std::filesystem::path fixture_dataset(const std::string& name, uint64_t seed,
                                              const Distractors& distractors) {
-  const std::filesystem::path root = std::filesystem::path(FACEID_BIN_DIR).parent_path() / "test-data" /
+  const std::filesystem::path root = bin_dir().parent_path() / "test-data" /
                                      fmt::format("{}-6x6-v{}", name, synth::kGeneratorVersion);
   if (!std::filesystem::exists(root / "synth_manifest.yaml")) {
     SynthOptions o;
@@ -55,12 +67,12 @@ inline std::filesystem::path distractor_dataset() {
 inline Config smoke_config(std::vector<std::string> extra = {}) {
   std::vector<std::string> overrides = {"data.root=" + smoke_dataset().string()};
   overrides.insert(overrides.end(), extra.begin(), extra.end());
-  return load_config(std::string(FACEID_SOURCE_DIR) + "/configs/smoke.yaml", overrides);
+  return load_config((source_dir() / "configs/smoke.yaml").string(), overrides);
 }
 
 // A fresh empty folder under the build tree for one test.
 inline std::filesystem::path scratch_dir(const std::string& name) {
-  const auto dir = std::filesystem::path(FACEID_BIN_DIR).parent_path() / "test-scratch" / name;
+  const auto dir = bin_dir().parent_path() / "test-scratch" / name;
   std::filesystem::remove_all(dir);
   std::filesystem::create_directories(dir);
   return dir;
@@ -70,7 +82,7 @@ inline std::filesystem::path scratch_dir(const std::string& name) {
 // the app alone); returns the exit code and captures stdout+stderr into *output.
 inline int run_app(const std::string& app, const std::string& args, std::string* output = nullptr,
                    const std::string& env = "") {
-  const std::string cmd = fmt::format("{} {}/{} {} 2>&1", env, FACEID_BIN_DIR, app, args);
+  const std::string cmd = fmt::format("{} {}/{} {} 2>&1", env, bin_dir().string(), app, args);
   FILE* pipe = ::popen(cmd.c_str(), "r");
   if (pipe == nullptr) return -1;
   std::string out;

@@ -101,8 +101,18 @@ TEST_CASE("config: shipped configs load") {
   for (const auto& e : std::filesystem::directory_iterator(std::string(FACEID_SOURCE_DIR) + "/configs")) {
     if (e.path().extension() != ".yaml") continue;
     INFO(e.path().string());
-    CHECK_NOTHROW(faceid::load_config(e.path().string()));
+    faceid::Config c;
+    CHECK_NOTHROW(c = faceid::load_config(e.path().string()));
+    // A config that fine-tunes names a model file of the repository (paths relative to its root).
+    if (!c.train.init_from.empty()) {
+      CHECK(std::filesystem::exists(std::filesystem::path(FACEID_SOURCE_DIR) / c.train.init_from));
+    }
     ++count;
   }
   CHECK(count >= 5);  // synthetic, smoke, squeeze_rgbd, pretrain_synthetic, pretrain
+  // The VAP config fine-tunes the shipped model, at the shipped model's input size.
+  const faceid::Config vap =
+      faceid::load_config(std::string(FACEID_SOURCE_DIR) + "/configs/squeeze_rgbd.yaml");
+  CHECK(vap.train.init_from == "models/faceid_rgbd_v1.pt");
+  CHECK(vap.preprocess.input_size == 64);
 }

@@ -16,6 +16,7 @@
 #include <sstream>
 #include <thread>
 
+#include "core/device.hpp"
 #include "faceid/error.hpp"
 #include "faceid/model/model.hpp"
 #include "faceid/train/checkpoint.hpp"
@@ -137,6 +138,12 @@ TEST_CASE("distributed: the torchrun environment is read strictly", "[distribute
   Env no_local = full;
   no_local.erase("LOCAL_RANK");
   CHECK(parse(no_local).local_rank == 1);
+  CHECK(d.local_world_size == 3);  // LOCAL_WORLD_SIZE unset: all ranks may share this machine
+  Env two_here = full;
+  two_here["LOCAL_WORLD_SIZE"] = "2";
+  CHECK(parse(two_here).local_world_size == 2);
+  two_here["LOCAL_WORLD_SIZE"] = "0";
+  CHECK_THAT(message(two_here), Catch::Contains("LOCAL_WORLD_SIZE"));
 
   Env e = full;
   e.erase("MASTER_PORT");
@@ -163,6 +170,18 @@ TEST_CASE("distributed: the torchrun environment is read strictly", "[distribute
   const int port = free_local_port();
   CHECK(port > 0);
   CHECK(port < 65536);
+}
+
+TEST_CASE("distributed: threads 0 shares the cores among the ranks of one machine",
+          "[distributed]") {
+  const int before = torch::get_num_threads();
+  const int cores = static_cast<int>(std::max(1u, std::thread::hardware_concurrency()));
+  CHECK(configure_cpu_threads(0, 1) == cores);
+  CHECK(configure_cpu_threads(0, 2) == std::max(1, cores / 2));
+  CHECK(torch::get_num_threads() == std::max(1, cores / 2));
+  CHECK(configure_cpu_threads(0, 4 * cores) == 1);
+  CHECK(configure_cpu_threads(3, 8) == 3);  // an explicit count is kept
+  configure_cpu_threads(before);
 }
 
 TEST_CASE("distributed: a bad environment or a failing worker exits 2", "[distributed]") {

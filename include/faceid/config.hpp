@@ -89,6 +89,11 @@ struct TrainConfig {
   int pk_frames = 4;                 // K of the pk sampler (even)
   std::string init_from;             // start from these weights (a checkpoint or a shipped
                                      // model); "" = random; --init-from overrides it
+  std::string amp = "none";          // none | bf16 | fp16: autocast of the training step
+                                     // (fp16: CUDA only, with loss scaling)
+  bool cudnn_benchmark = false;      // cuDNN picks the fastest convolution (CUDA)
+  bool allow_tf32 = false;           // TF32 matmul/convolution on Ampere+ GPUs (off: embeddings
+                                     // match the CPU, where the threshold was calibrated)
 };
 
 struct UnlockConfig {

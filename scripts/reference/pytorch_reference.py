@@ -401,8 +401,14 @@ def mode_train(args):
         print(f"RESULT train_step_pairs_per_s={statistics.median(step_pps):.4f}")
 
 
+def sync(device):
+    if device.type == "cuda":
+        torch.cuda.synchronize(device)
+
+
 def mode_step(args):
-    model = make_model(args)
+    device = torch.device(args.device)
+    model = make_model(args).to(device)
     model.train()
     optimizer = torch.optim.Adam(model.parameters(), lr=args.lr, weight_decay=1e-4)
     n, s = args.batch_pairs, args.input_size
@@ -413,13 +419,15 @@ def mode_step(args):
     pa = torch.arange(n) % 4
     pb = torch.cat([pa[:half], (pa[half:] + 1) % 4])
     same = (pa == pb).float()
+    a, b, pa, pb, same = (t.to(device) for t in (a, b, pa, pb, same))
     if args.channels_last:
         a = a.contiguous(memory_format=torch.channels_last)
         b = b.contiguous(memory_format=torch.channels_last)
     times = []
     for i in range(args.warmup + args.steps):
+        sync(device)
         t0 = time.perf_counter()
-        train_step(model, optimizer, a, b, same, pa, pb, args.mining, 5.0)
+        train_step(model, optimizer, a, b, same, pa, pb, args.mining, 5.0)  # .item() syncs
         if i >= args.warmup:
             times.append(time.perf_counter() - t0)
     print(f"RESULT step_pairs_per_s={n / statistics.median(times):.4f}")
@@ -440,7 +448,9 @@ def mode_embed(args):
         x = torch.from_numpy(np.array(crops[0:1], dtype=np.float32))
     else:
         x = torch.randn(1, IN_CHANNELS, args.input_size, args.input_size)
-    model = make_model(args)
+    device = torch.device(args.device)
+    x = x.to(device)
+    model = make_model(args).to(device)
     model.eval()
     if args.channels_last:
         x = x.contiguous(memory_format=torch.channels_last)
@@ -450,6 +460,7 @@ def mode_embed(args):
             for i in range(args.warmup + args.repeat):
                 t0 = time.perf_counter()
                 model(x)
+                sync(device)
                 if i >= args.warmup:
                     times.append(1e3 * (time.perf_counter() - t0))
         print(f"RESULT embed_{name}_p50_ms={percentile(times, 50):.4f}")
@@ -477,6 +488,7 @@ def main():
     p.add_argument("--no-augment", action="store_true")
     p.add_argument("--channels-last", action="store_true")
     p.add_argument("--seed", type=int, default=1)
+    p.add_argument("--device", default="cpu", help="step/embed: cpu or cuda[:N]")
     args = p.parse_args()
 
     torch.set_num_threads(args.threads)

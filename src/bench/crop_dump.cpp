@@ -3,6 +3,7 @@
 #include <system_error>
 
 #include <fmt/format.h>
+#include <fmt/ranges.h>
 
 #include "faceid/bench/bench.hpp"
 #include "faceid/data/frame_store.hpp"

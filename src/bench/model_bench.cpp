@@ -4,6 +4,7 @@
 
 #include <fmt/format.h>
 
+#include "core/device.hpp"
 #include "faceid/bench/bench.hpp"
 #include "faceid/error.hpp"
 #include "faceid/model/model.hpp"
@@ -41,16 +42,20 @@ std::vector<double> bench_train_step(const Config& config, const StepBenchOption
   const TrainConfig& t = config.train;
   const int64_t n = t.batch_pairs;
   const int64_t s = config.preprocess.input_size;
+  // The CPU unless train.device names a GPU ("auto" stays on the CPU, as in the unlock bench).
+  const torch::Device device = t.device == "auto" ? torch::Device(torch::kCPU) : resolve_device(t.device);
+  configure_cuda(device, t.cudnn_benchmark, t.allow_tf32);
   torch::manual_seed(static_cast<uint64_t>(t.seed));
   EmbeddingNet net(config.model, static_cast<int>(s));
   if (options.channels_last) to_channels_last(net);
+  net->to(device);
   net->train();
   auto optimizer = make_optimizer(net, t);
 
   // Fixed crops and labels: the first half genuine pairs, persons 0..3.
-  const auto a = torch::randn({n, kChannels, s, s});
-  const auto b = torch::randn({n, kChannels, s, s});
-  const auto person_a = torch::arange(n, torch::kInt64).remainder(4);
+  const auto a = torch::randn({n, kChannels, s, s}).to(device);
+  const auto b = torch::randn({n, kChannels, s, s}).to(device);
+  const auto person_a = torch::arange(n, torch::kInt64).remainder(4).to(device);
   auto person_b = person_a.clone();
   person_b.narrow(0, n / 2, n - n / 2).add_(1).remainder_(4);
   const auto same = person_a.eq(person_b).to(torch::kFloat32);

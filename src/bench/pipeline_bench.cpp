@@ -60,7 +60,10 @@ UnlockBench bench_unlock_latency(const Config& config, const std::filesystem::pa
     std::filesystem::create_directories(work_dir);
     save_checkpoint(checkpoint, net, nullptr, meta);
   }
-  const Embedder embedder(checkpoint, "cpu", threads);
+  // The CPU unless train.device names a GPU (`--set train.device=cuda:0`): "auto" stays on the
+  // CPU so that the bench's CPU figures do not move to a GPU by themselves.
+  const Embedder embedder(checkpoint, config.train.device == "auto" ? "cpu" : config.train.device,
+                          threads);
 
   // Decoded frames with a face of the first two persons; the first person enrolls.
   const Dataset dataset = scan_dataset(dataset_root, /*strict=*/true);

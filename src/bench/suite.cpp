@@ -4,6 +4,7 @@
 #include <set>
 
 #include <fmt/format.h>
+#include <fmt/ranges.h>
 
 #include "faceid/bench/bench.hpp"
 #include "faceid/error.hpp"

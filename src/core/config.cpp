@@ -13,6 +13,7 @@
 #include <variant>
 
 #include <fmt/format.h>
+#include <fmt/ranges.h>
 
 #include "faceid/error.hpp"
 
@@ -178,6 +179,18 @@ std::vector<Field> schema(Config& c) {
       .one_of({"pairs", "pk"});
   add("train", "pk_frames", &c.train.pk_frames, "K of the `pk` sampler: frames per identity (even).")
       .at_least(2).at_most(64);
+  add("train", "amp", &c.train.amp,
+      "Mixed precision of the training step: `none` (fp32), `bf16` (autocast to bfloat16, CPU "
+      "or CUDA), `fp16` (autocast to float16 with dynamic loss scaling; CUDA only). Validation "
+      "and embedding stay fp32.")
+      .one_of({"none", "bf16", "fp16"});
+  add("train", "cudnn_benchmark", &c.train.cudnn_benchmark,
+      "CUDA: let cuDNN time its convolution algorithms on the first batches and keep the "
+      "fastest (fixed input sizes make this pay).");
+  add("train", "allow_tf32", &c.train.allow_tf32,
+      "CUDA on Ampere and later: TF32 matmuls and convolutions (faster, ~1e-3 relative error). "
+      "Off by default, so that GPU embeddings match the CPU ones that thresholds were "
+      "calibrated on.");
   add("train", "init_from", &c.train.init_from,
       "Start from the weights of this checkpoint or shipped model (e.g. `models/faceid_rgbd_v1.pt`); "
       "empty = random initialisation. `--init-from` overrides it.");

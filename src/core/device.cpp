@@ -2,6 +2,7 @@
 
 #include <thread>
 
+#include <c10/core/impl/DeviceGuardImplInterface.h>
 #include <fmt/format.h>
 
 #include "faceid/error.hpp"
@@ -27,9 +28,11 @@ torch::Device resolve_device(const std::string& name) {
   throw_bad_input(fmt::format("train.device: expected auto|cpu|cuda|cuda:N, got '{}'", name));
 }
 
-int configure_cpu_threads(int threads) {
-  const int n = threads > 0 ? threads
-                            : static_cast<int>(std::max(1u, std::thread::hardware_concurrency()));
+int configure_cpu_threads(int threads, int processes_on_machine) {
+  // threads 0: this process's share of the machine's cores, so that N ranks on one machine do
+  // not each start one thread per core.
+  const int cores = static_cast<int>(std::max(1u, std::thread::hardware_concurrency()));
+  const int n = threads > 0 ? threads : std::max(1, cores / std::max(1, processes_on_machine));
   torch::set_num_threads(n);
   // Flush denormals to zero on the CPU. Late in training, optimiser moments and gradients of
   // rarely-active weights drift into the denormal range, where every multiply takes ~100x longer:
@@ -37,6 +40,15 @@ int configure_cpu_threads(int threads) {
   // Values below 1.2e-38 become 0; nothing faceid computes depends on them.
   at::globalContext().setFlushDenormal(true);
   return n;
+}
+
+void configure_cuda(torch::Device device, bool cudnn_benchmark, bool allow_tf32) {
+  if (!device.is_cuda()) return;
+  c10::impl::getDeviceGuardImpl(c10::DeviceType::CUDA)->setDevice(device);
+  auto& context = at::globalContext();
+  context.setBenchmarkCuDNN(cudnn_benchmark);
+  context.setAllowTF32CuDNN(allow_tf32);
+  context.setAllowTF32CuBLAS(allow_tf32);
 }
 
 }  // namespace faceid

@@ -25,6 +25,7 @@ Embedder::Embedder(const std::filesystem::path& checkpoint, const std::string& d
   impl_->path = checkpoint;
   impl_->device = resolve_device(device);
   configure_cpu_threads(threads);
+  configure_cuda(impl_->device, /*cudnn_benchmark=*/false, /*allow_tf32=*/false);
   impl_->loaded = load_checkpoint(checkpoint, impl_->device);
   const int pv = impl_->loaded.meta.preprocess_version;
   if (pv != 0 && pv != kPreprocessVersion) {

@@ -7,7 +7,9 @@
 #include <limits>
 #include <mutex>
 #include <set>
+#include <sstream>
 #include <string_view>
+#include <type_traits>
 
 #include "faceid/error.hpp"
 #include "faceid/fs.hpp"
@@ -76,6 +78,7 @@ std::unique_ptr<Opened> open_checkpoint(const std::filesystem::path& path) {
     m.step = r.get_int("step");
     m.sampler_state = static_cast<uint64_t>(r.get_int("sampler_state"));
     m.torch_rng_state = r.get_tensor("torch_rng_state");
+    if (r.has("torch_cuda_rng_state")) m.cuda_rng_state = r.get_tensor("torch_cuda_rng_state");
     m.config_yaml = r.get_string("config_yaml");
     for (const auto& name : r.keys_under("metric/")) m.metrics[name] = r.get_double("metric/" + name);
     m.eer_threshold = r.get_double("eer_threshold");
@@ -115,7 +118,25 @@ std::string state_prefix(size_t group, size_t index) {
   return fmt::format("optimizer/{}/{}/", group, index);
 }
 
-std::string state_key(const torch::Tensor& p) { return c10::guts::to_string(p.unsafeGetTensorImpl()); }
+// The key of Optimizer::state(): LibTorch 1.x keys it by the TensorImpl address printed as a
+// string, 2.x by the address itself. The type says which, so no version check is needed.
+using OptimizerStateKey =
+    std::remove_cvref_t<decltype(std::declval<torch::optim::Optimizer&>().state())>::key_type;
+
+template <typename Key>
+Key make_state_key(c10::TensorImpl* impl) {
+  if constexpr (std::is_same_v<Key, std::string>) {
+    std::ostringstream os;  // as c10::guts::to_string, which 1.x's optimisers use
+    os << impl;
+    return os.str();
+  } else {
+    return impl;
+  }
+}
+
+OptimizerStateKey state_key(const torch::Tensor& p) {
+  return make_state_key<OptimizerStateKey>(p.unsafeGetTensorImpl());
+}
 
 template <typename AdamState>
 void put_adam_state(Record& r, const std::string& prefix, const AdamState& s) {
@@ -162,6 +183,7 @@ void save_checkpoint(const std::filesystem::path& path, EmbeddingNet& model,
   r.put("sampler_state", static_cast<int64_t>(meta.sampler_state));
   r.put("torch_rng_state",
         meta.torch_rng_state.defined() ? meta.torch_rng_state : capture_torch_rng_state());
+  if (meta.cuda_rng_state.defined()) r.put("torch_cuda_rng_state", meta.cuda_rng_state);
   r.put("config_yaml", meta.config_yaml);
   for (const auto& [k, v] : meta.metrics) r.put("metric/" + k, v);
   r.put("eer_threshold", meta.eer_threshold);
@@ -250,7 +272,7 @@ void load_optimizer_state(const std::filesystem::path& path, torch::optim::Optim
     return t.to(param.device());
   };
   // Build every state first: a refused file leaves the optimiser untouched.
-  std::vector<std::pair<std::string, std::unique_ptr<torch::optim::OptimizerParamState>>> states;
+  std::vector<std::pair<OptimizerStateKey, std::unique_ptr<torch::optim::OptimizerParamState>>> states;
   std::set<std::string> used{"kind"};
   const auto& groups = optimizer.param_groups();
   try {
@@ -315,6 +337,20 @@ void restore_torch_rng_state(const CheckpointMeta& meta) {
   at::Generator gen = at::detail::getDefaultCPUGenerator();
   std::lock_guard<std::mutex> lock(gen.mutex());
   gen.set_state(meta.torch_rng_state);
+}
+
+torch::Tensor capture_cuda_rng_state(torch::Device device) {
+  if (!device.is_cuda()) return {};
+  at::Generator gen = at::globalContext().defaultGenerator(device);
+  std::lock_guard<std::mutex> lock(gen.mutex());
+  return gen.get_state();
+}
+
+void restore_cuda_rng_state(const CheckpointMeta& meta, torch::Device device) {
+  if (!meta.cuda_rng_state.defined() || !device.is_cuda()) return;
+  at::Generator gen = at::globalContext().defaultGenerator(device);
+  std::lock_guard<std::mutex> lock(gen.mutex());
+  gen.set_state(meta.cuda_rng_state);
 }
 
 std::string model_fingerprint(EmbeddingNet& model) {

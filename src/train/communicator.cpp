@@ -2,8 +2,10 @@
 // Built with -DUSE_C10D_GLOO (and -DUSE_C10D_NCCL when CMake found NCCL in a CUDA LibTorch).
 #include "train/communicator.hpp"
 
+#include <c10/core/impl/DeviceGuardImplInterface.h>
 #include <torch/csrc/distributed/c10d/ProcessGroupGloo.hpp>
 #include <torch/csrc/distributed/c10d/TCPStore.hpp>
+#include <torch/version.h>
 #ifdef USE_C10D_NCCL
 #include <torch/csrc/distributed/c10d/ProcessGroupNCCL.hpp>
 #endif
@@ -22,10 +24,26 @@
 
 namespace faceid {
 
+namespace {
+// The one LibTorch version guard of this file. Since 2.0 the Gloo and NCCL process groups are
+// c10d::Backend objects (ProcessGroup became a dispatcher over backends); in 1.x they derive
+// from c10d::ProcessGroup. Both offer the collectives used here with the same signatures.
+// 2.x's NCCL group also wants shutdown() before destruction, and waits on the host with a
+// timeout by spinning, while its watchdog already aborts at the group's timeout.
+#if TORCH_VERSION_MAJOR >= 2
+using ProcessGroupPtr = c10::intrusive_ptr<c10d::Backend>;
+void shutdown_nccl(const ProcessGroupPtr& group) { group->shutdown(); }
+#else
+using ProcessGroupPtr = c10::intrusive_ptr<c10d::ProcessGroup>;
+void shutdown_nccl(const ProcessGroupPtr&) {}  // 1.x: the destructor tears NCCL down
+#endif
+}  // namespace
+
 struct Communicator::Impl {
   c10::intrusive_ptr<c10d::Store> store;
-  c10::intrusive_ptr<c10d::ProcessGroup> group;
+  ProcessGroupPtr group;
   torch::Device device = torch::kCPU;  // where collective buffers live (CUDA for NCCL)
+  bool nccl = false;
 };
 
 namespace {
@@ -53,11 +71,14 @@ Communicator::Communicator(const DistEnv& env, torch::Device device,
     impl_->store = c10::make_intrusive<c10d::TCPStore>(env.master_addr, so);
 #ifdef USE_C10D_NCCL
     if (device.is_cuda()) {
+      // Every rank on its own GPU before NCCL creates its communicator there.
+      c10::impl::getDeviceGuardImpl(c10::DeviceType::CUDA)->setDevice(device);
       auto options = c10d::ProcessGroupNCCL::Options::create();
-      options->timeout = timeout;
+      options->timeout = timeout;  // the watchdog's: a collective stuck this long aborts
       impl_->group =
           c10::make_intrusive<c10d::ProcessGroupNCCL>(impl_->store, env.rank, env.world_size,
                                                       options);
+      impl_->nccl = true;
       return;
     }
 #endif
@@ -89,15 +110,28 @@ Communicator::Communicator(const DistEnv& env, torch::Device device,
   }
 }
 
-Communicator::~Communicator() = default;
+Communicator::~Communicator() {
+  if (impl_ && impl_->group && impl_->nccl) {
+    try {
+      shutdown_nccl(impl_->group);
+    } catch (const std::exception& e) {
+      fmt::print(stderr, "rank {}: NCCL shutdown: {}\n", env_.rank, e.what());
+    }
+  }
+}
 
 namespace {
 
 // Waits for `work`; a lost or silent peer becomes a faceid::Error naming rank and operation.
+// NCCL work is waited for without a host timeout: the group's watchdog enforces it (above).
 void wait_for(const c10::intrusive_ptr<c10d::Work>& work, const DistEnv& env, const char* op,
-              std::chrono::milliseconds timeout) {
+              std::chrono::milliseconds timeout, bool nccl) {
   try {
-    work->wait(timeout);
+    if (nccl) {
+      work->wait();
+    } else {
+      work->wait(timeout);
+    }
   } catch (const std::exception& e) {
     throw_internal(fmt::format("distributed {} failed on rank {} of {} (another rank exited or "
                                "did not answer within {} s; see its log): {}",
@@ -125,7 +159,7 @@ void Communicator::broadcast(const std::vector<torch::Tensor>& tensors) {
     o.rootRank = 0;
     o.timeout = timeout_;
     wait_for(start([&] { return impl_->group->broadcast(one, o); }, env_, "broadcast"), env_,
-             "broadcast", timeout_);
+             "broadcast", timeout_, impl_->nccl);
     if (!t.is_contiguous()) t.copy_(one[0]);
   }
 }
@@ -156,7 +190,7 @@ void Communicator::average_gradients(const std::vector<torch::Tensor>& params,
     c10d::AllreduceOptions o;
     o.timeout = timeout_;
     wait_for(start([&] { return impl_->group->allreduce(flat, o); }, env_, "gradient all-reduce"),
-             env_, "gradient all-reduce", timeout_);
+             env_, "gradient all-reduce", timeout_, impl_->nccl);
     flat[0].mul_(scale);
     int64_t offset = 0;
     for (size_t k = i; k < j; ++k) {
@@ -177,7 +211,7 @@ void Communicator::average(const std::vector<torch::Tensor>& tensors) {
   c10d::AllreduceOptions o;
   o.timeout = timeout_;
   wait_for(start([&] { return impl_->group->allreduce(flat, o); }, env_, "all-reduce"), env_,
-           "all-reduce", timeout_);
+           "all-reduce", timeout_, impl_->nccl);
   flat[0].div_(env_.world_size);
   int64_t offset = 0;
   for (const auto& t : tensors) {
@@ -193,7 +227,7 @@ double Communicator::sum(double value) {
   c10d::AllreduceOptions o;
   o.timeout = timeout_;
   wait_for(start([&] { return impl_->group->allreduce(one, o); }, env_, "all-reduce"), env_,
-           "all-reduce", timeout_);
+           "all-reduce", timeout_, impl_->nccl);
   return one[0].item<double>();
 }
 
@@ -207,7 +241,7 @@ Embeddings Communicator::all_gather_rows(const Embeddings& rows) {
   c10d::AllgatherOptions o;
   o.timeout = timeout_;
   wait_for(start([&] { return impl_->group->allgather(counts, count, o); }, env_, "all-gather"),
-           env_, "all-gather", timeout_);
+           env_, "all-gather", timeout_, impl_->nccl);
   int64_t max_rows = 0, total = 0;
   for (const auto& c : counts[0]) {
     max_rows = std::max(max_rows, c.item<int64_t>());
@@ -226,7 +260,7 @@ Embeddings Communicator::all_gather_rows(const Embeddings& rows) {
         torch::zeros({max_rows, cols}, torch::dtype(torch::kFloat32).device(impl_->device)));
   }
   wait_for(start([&] { return impl_->group->allgather(outputs, input, o); }, env_, "all-gather"),
-           env_, "all-gather", timeout_);
+           env_, "all-gather", timeout_, impl_->nccl);
   Embeddings all(total, cols);
   int64_t at = 0;
   for (int r = 0; r < env_.world_size; ++r) {
@@ -244,8 +278,9 @@ Embeddings Communicator::all_gather_rows(const Embeddings& rows) {
 void Communicator::barrier() {
   c10d::BarrierOptions o;
   o.timeout = timeout_;
+  if (impl_->device.is_cuda()) o.device_ids = {impl_->device.index()};  // NCCL: this rank's GPU
   wait_for(start([&] { return impl_->group->barrier(o); }, env_, "barrier"), env_, "barrier",
-           timeout_);
+           timeout_, impl_->nccl);
 }
 
 }  // namespace faceid

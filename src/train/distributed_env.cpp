@@ -55,6 +55,10 @@ DistEnv parse_dist_env(const std::function<const char*(const char*)>& getenv) {
   env.rank = env_int(getenv, "RANK", 0, env.world_size - 1);
   const char* local = getenv("LOCAL_RANK");
   env.local_rank = local == nullptr ? env.rank : env_int(getenv, "LOCAL_RANK", 0, 1 << 16);
+  const char* local_world = getenv("LOCAL_WORLD_SIZE");
+  env.local_world_size = local_world == nullptr
+                             ? env.world_size
+                             : env_int(getenv, "LOCAL_WORLD_SIZE", 1, 1 << 16);
   const char* addr = getenv("MASTER_ADDR");
   if (addr == nullptr || *addr == '\0') {
     throw_bad_input(fmt::format("environment: MASTER_ADDR is not set (a torchrun-style launch "
@@ -134,6 +138,7 @@ int launch_local_workers(int nproc, const std::vector<std::string>& args,
     env.push_back(fmt::format("RANK={}", r));
     env.push_back(fmt::format("LOCAL_RANK={}", r));
     env.push_back(fmt::format("WORLD_SIZE={}", nproc));
+    env.push_back(fmt::format("LOCAL_WORLD_SIZE={}", nproc));
     env.push_back("MASTER_ADDR=127.0.0.1");
     env.push_back(fmt::format("MASTER_PORT={}", port));
     std::vector<char*> envp;

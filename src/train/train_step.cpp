@@ -1,6 +1,7 @@
 #include "train/train_step.hpp"
 
 #include "faceid/model/loss.hpp"
+#include "train/amp.hpp"
 #include "train/communicator.hpp"
 
 namespace faceid {
@@ -23,19 +24,26 @@ double train_step(EmbeddingNet& model, torch::optim::Optimizer& optimizer,
                   const torch::Tensor& crops, const torch::Tensor& same,
                   const torch::Tensor& person_a, const torch::Tensor& person_b,
                   const LossConfig& loss, const TrainConfig& train, Communicator* comm,
-                  const torch::Tensor& classifier) {
+                  const torch::Tensor& classifier, LossScaler* scaler) {
   const int64_t n = same.size(0);
-  const torch::Tensor emb = model->forward(crops);
+  torch::Tensor emb;
+  {
+    AutocastScope autocast(crops.device().type(), amp_dtype(train.amp, crops.device()));
+    emb = model->forward(crops);
+  }
+  emb = emb.to(torch::kFloat);  // the loss and its normalisations in fp32
   const LossOutput out =
       loss.type == "contrastive"
           ? contrastive_loss(emb.narrow(0, 0, n), emb.narrow(0, n, n), same, person_a, person_b,
                              loss)
           : margin_loss(emb, torch::cat({person_a, person_b}), classifier, loss);
   optimizer.zero_grad();
-  out.loss.backward();
+  (scaler != nullptr ? scaler->scaled(out.loss) : out.loss).backward();
   std::vector<torch::Tensor> params = model->parameters();
   if (classifier.defined()) params.push_back(classifier);
+  // Averaged while still scaled: every rank then sees the same gradients, so all skip together.
   if (comm != nullptr) comm->average_gradients(params);
+  if (scaler != nullptr && !scaler->unscale(params)) return out.loss.item<double>();
   if (train.grad_clip > 0) torch::nn::utils::clip_grad_norm_(params, train.grad_clip);
   optimizer.step();
   return out.loss.item<double>();

@@ -12,6 +12,7 @@
 namespace faceid {
 
 class Communicator;
+class LossScaler;
 
 // The optimiser of train.optimizer (adam | sgd) over the model's parameters, then `classifier`
 // when defined (the margin losses' identity classifier: last, so that the model's parameters keep
@@ -25,12 +26,14 @@ std::unique_ptr<torch::optim::Optimizer> make_optimizer(EmbeddingNet& model,
 // loss.type (contrastive on the pairs; arcface / cosface on the 2n crops with their person ids
 // against `classifier` [C, D], which it then also updates),
 // backward, gradients averaged over the ranks when `comm` is given (data-parallel), global-norm
-// clipping at train.grad_clip (0 = off), optimiser step. Returns the loss of this rank's batch
+// clipping at train.grad_clip (0 = off), optimiser step. With train.amp the forward pass runs
+// under autocast (the loss in fp32); with `scaler` enabled (fp16) backward runs on the scaled
+// loss and a step with non-finite gradients is skipped. Returns the loss of this rank's batch
 // (not checked for finiteness: callers say what diverged).
 double train_step(EmbeddingNet& model, torch::optim::Optimizer& optimizer,
                   const torch::Tensor& crops, const torch::Tensor& same,
                   const torch::Tensor& person_a, const torch::Tensor& person_b,
                   const LossConfig& loss, const TrainConfig& train, Communicator* comm = nullptr,
-                  const torch::Tensor& classifier = {});
+                  const torch::Tensor& classifier = {}, LossScaler* scaler = nullptr);
 
 }  // namespace faceid

@@ -29,6 +29,7 @@
 #include "faceid/train/checkpoint.hpp"
 #include "infer/embed_batch.hpp"
 #include "train/communicator.hpp"
+#include "train/amp.hpp"
 #include "train/train_step.hpp"
 
 namespace faceid {
@@ -322,9 +323,12 @@ TrainResult run_training(const Config& config, const TrainOptions& options) {
   // ---- device, threads, seed ----
   torch::Device device = resolve_device(t.device);
   if (dist.distributed() && device.is_cuda()) device = torch::Device(torch::kCUDA, dist.local_rank);
-  const int threads = configure_cpu_threads(t.threads);
+  const int threads = configure_cpu_threads(t.threads, dist.local_world_size);
+  const torch::ScalarType amp = amp_dtype(t.amp, device);  // fp16 on a CPU: refused here
+  configure_cuda(device, t.cudnn_benchmark, t.allow_tf32);
   torch::manual_seed(static_cast<uint64_t>(t.seed));
-  log(fmt::format("device {} · {} CPU thread(s)", device.str(), threads));
+  log(fmt::format("device {} · {} CPU thread(s){}", device.str(), threads,
+                  amp == torch::kFloat ? "" : fmt::format(" · amp {}", t.amp)));
 
   // ---- data ----
   const Dataset dataset = scan_dataset(resolve_root(config.data.root), /*strict=*/true);
@@ -392,6 +396,7 @@ TrainResult run_training(const Config& config, const TrainOptions& options) {
     load_weights_into(options.resume, model);
     load_optimizer_state(options.resume, *optimizer);
     restore_torch_rng_state(meta);
+    restore_cuda_rng_state(meta, device);
     start_epoch = meta.epoch;
     step = meta.step;
     if (std::filesystem::exists(best_path)) {
@@ -451,6 +456,11 @@ TrainResult run_training(const Config& config, const TrainOptions& options) {
       options.stop_after_epochs > 0
           ? std::min<int64_t>(t.epochs, start_epoch + options.stop_after_epochs)
           : t.epochs;
+  LossScaler scaler(amp == torch::kHalf);
+  // Host batches go to a GPU from pinned memory, asynchronously; on the CPU they are used as is.
+  auto to_device = [&](const torch::Tensor& x) {
+    return device.is_cuda() ? x.pin_memory().to(device, /*non_blocking=*/true) : x;
+  };
   for (int64_t epoch = start_epoch; epoch < last_epoch; ++epoch) {
     const auto epoch_t0 = Clock::now();
     model->train();
@@ -465,9 +475,9 @@ TrainResult run_training(const Config& config, const TrainOptions& options) {
       lr = learning_rate_at(t, step);
       set_lr(*optimizer, lr);
       const double loss =
-          train_step(model, *optimizer, torch::cat({batch.a, batch.b}).to(device),
-                     batch.same.to(device), batch.person_a.to(device), batch.person_b.to(device),
-                     config.loss, t, comm.get(), classifier);
+          train_step(model, *optimizer, to_device(torch::cat({batch.a, batch.b})),
+                     to_device(batch.same), to_device(batch.person_a), to_device(batch.person_b),
+                     config.loss, t, comm.get(), classifier, &scaler);
       if (!std::isfinite(loss)) {
         throw_internal(fmt::format("training diverged at step {}: loss is {} (lower train.lr?)",
                                    step, loss));
@@ -481,6 +491,10 @@ TrainResult run_training(const Config& config, const TrainOptions& options) {
                     steps * t.batch_pairs * world / std::max(elapsed, 1e-9));
     }
     progress.end_epoch();
+    if (scaler.enabled() && scaler.skipped_steps() > 0) {
+      log(fmt::format("fp16 loss scale {:g}; {} step(s) skipped so far for inf/NaN gradients",
+                      scaler.scale(), scaler.skipped_steps()));
+    }
     const double train_seconds = seconds_since(epoch_t0);
 
     EpochMetrics m;
@@ -536,6 +550,7 @@ TrainResult run_training(const Config& config, const TrainOptions& options) {
     meta.epoch = m.epoch;
     meta.step = step;
     meta.sampler_state = static_cast<uint64_t>(t.seed);
+    meta.cuda_rng_state = capture_cuda_rng_state(device);
     meta.config_yaml = config_yaml;
     meta.metrics = {{"train_loss", m.train_loss},       {"val_genuine_mean", m.genuine_mean},
                     {"val_impostor_mean", m.impostor_mean}, {"val_auc", m.auc},

@@ -40,6 +40,8 @@ struct CheckpointMeta {
   uint64_t sampler_state = 0;     // state or seed of our own samplers, restored by the trainer
   torch::Tensor torch_rng_state;  // torch CPU generator state; save records the current one
                                   // when undefined; restore_torch_rng_state puts it back
+  torch::Tensor cuda_rng_state;   // the training GPU's generator state (CUDA runs); not stored
+                                  // when undefined
   std::string config_yaml;        // the resolved run config (to_yaml)
   std::map<std::string, double> metrics;  // last validation metrics by name
   double eer_threshold = std::numeric_limits<double>::quiet_NaN();  // distance at the EER
@@ -96,6 +98,10 @@ void load_optimizer_state(const std::filesystem::path& path, torch::optim::Optim
 // The torch CPU generator's current state, and putting a stored one back (no-op when undefined).
 torch::Tensor capture_torch_rng_state();
 void restore_torch_rng_state(const CheckpointMeta& meta);
+// The default generator of a CUDA `device` (dropout and augmentation on the GPU draw from it):
+// undefined for a CPU device. restore_cuda_rng_state puts meta.cuda_rng_state back, if stored.
+torch::Tensor capture_cuda_rng_state(torch::Device device);
+void restore_cuda_rng_state(const CheckpointMeta& meta, torch::Device device);
 
 // 16 hex digits identifying what determines the embedding: variant, embedding_dim, input_size
 // and every parameter and buffer (names, shapes, values). Dropout does not enter.

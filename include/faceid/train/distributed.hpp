@@ -14,6 +14,7 @@ struct DistEnv {
   int rank = 0;                 // RANK: 0 .. world_size-1; rank 0 writes the run folder
   int world_size = 1;           // WORLD_SIZE: processes in the run
   int local_rank = 0;           // LOCAL_RANK: index on this machine (picks cuda:LOCAL_RANK)
+  int local_world_size = 1;     // LOCAL_WORLD_SIZE: processes on this machine (share its cores)
   std::string master_addr;      // MASTER_ADDR: host of rank 0's TCPStore
   int master_port = 0;          // MASTER_PORT: its port
   bool distributed() const { return world_size > 1; }
@@ -21,7 +22,7 @@ struct DistEnv {
 
 // Reads RANK, WORLD_SIZE, LOCAL_RANK, MASTER_ADDR and MASTER_PORT through `getenv`. None of
 // RANK and WORLD_SIZE set: a single process. Otherwise RANK, WORLD_SIZE, MASTER_ADDR and
-// MASTER_PORT are required (LOCAL_RANK defaults to RANK); a missing, non-numeric or
+// MASTER_PORT are required (LOCAL_RANK defaults to RANK, LOCAL_WORLD_SIZE to WORLD_SIZE); a missing, non-numeric or
 // out-of-range value throws Errc::bad_input naming the variable.
 DistEnv parse_dist_env(const std::function<const char*(const char*)>& getenv);
 // The same from the process environment.
