@@ -6,11 +6,13 @@
 #include <cstdlib>
 #include <filesystem>
 #include <string>
+#include <vector>
 
 #include <fmt/format.h>
 
 #include "faceid/config.hpp"
 #include "faceid/synth/synth.hpp"
+#include "faceid/train/trainer.hpp"
 #include "synth/params.hpp"
 
 namespace faceid::test {
@@ -76,6 +78,30 @@ inline std::filesystem::path scratch_dir(const std::string& name) {
   std::filesystem::remove_all(dir);
   std::filesystem::create_directories(dir);
   return dir;
+}
+
+// TrainOptions that write the run into `dir` (replacing a run there) and log nothing.
+inline TrainOptions quiet_options(const std::filesystem::path& dir) {
+  TrainOptions o;
+  o.run_dir = dir;
+  o.overwrite = true;
+  o.log = [](const std::string&) {};
+  return o;
+}
+
+// The step losses of `config` trained in `dir` in two invocations: the first epoch, then
+// `--resume` from its last.pt for the rest.
+inline std::vector<double> losses_with_resume(const Config& config,
+                                              const std::filesystem::path& dir) {
+  TrainOptions first = quiet_options(dir);
+  first.stop_after_epochs = 1;
+  std::vector<double> losses = run_training(config, first).step_losses;
+  TrainOptions second = quiet_options(dir);
+  second.overwrite = false;
+  second.resume = dir / "last.pt";
+  const std::vector<double> rest = run_training(config, second).step_losses;
+  losses.insert(losses.end(), rest.begin(), rest.end());
+  return losses;
 }
 
 // Runs build/bin/<app> with `args` (a shell fragment) and `env` ("NAME=value ..." assignments for

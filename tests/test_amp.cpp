@@ -68,10 +68,7 @@ TEST_CASE("amp: train.amp values; fp16 needs a CUDA device", "[amp][config]") {
   CHECK_THAT(test::bad_input_message([] { test::smoke_config({"train.amp=fp8"}); }),
              Catch::Contains("train.amp") && Catch::Contains("bf16"));
   const Config fp16 = test::smoke_config({"train.amp=fp16", "train.device=cpu"});
-  TrainOptions o;
-  o.run_dir = test::scratch_dir("amp-fp16-cpu");
-  o.overwrite = true;
-  o.log = [](const std::string&) {};
+  const TrainOptions o = test::quiet_options(test::scratch_dir("amp-fp16-cpu"));
   CHECK_THAT(test::bad_input_message([&] { run_training(fp16, o); }),
              Catch::Contains("train.amp"));
   CHECK_FALSE(std::filesystem::exists(o.run_dir / "last.pt"));
@@ -80,10 +77,7 @@ TEST_CASE("amp: train.amp values; fp16 needs a CUDA device", "[amp][config]") {
 TEST_CASE("amp: bf16 training on the CPU learns and keeps fp32 weights", "[amp][train]") {
   const Config config = test::smoke_config(
       {"train.amp=bf16", "train.device=cpu", "train.epochs=2", "train.steps_per_epoch=4"});
-  TrainOptions o;
-  o.run_dir = test::scratch_dir("amp-bf16");
-  o.overwrite = true;
-  o.log = [](const std::string&) {};
+  const TrainOptions o = test::quiet_options(test::scratch_dir("amp-bf16"));
   const TrainResult r = run_training(config, o);
   REQUIRE(r.step_losses.size() == 8);
   for (double l : r.step_losses) CHECK(std::isfinite(l));

@@ -22,14 +22,6 @@ using namespace faceid;
 
 namespace {
 
-TrainOptions quiet(const std::filesystem::path& dir) {
-  TrainOptions o;
-  o.run_dir = dir;
-  o.overwrite = true;
-  o.log = [](const std::string&) {};
-  return o;
-}
-
 LossConfig margin_config(const std::string& type, double margin, double scale = 16.0) {
   LossConfig c;
   c.type = type;
@@ -284,21 +276,13 @@ TEST_CASE("train: arcface over P x K batches learns, resumes exactly, and ships 
   const Config config =
       test::smoke_config(arcface_overrides({"train.epochs=2", "train.steps_per_epoch=3"}));
   const auto full_dir = test::scratch_dir("arcface-full");
-  const TrainResult full = run_training(config, quiet(full_dir));
+  const TrainResult full = run_training(config, test::quiet_options(full_dir));
   REQUIRE(full.step_losses.size() == 6);
   for (double l : full.step_losses) CHECK(std::isfinite(l));
 
   // Resume after epoch 1: the classifier and its optimiser state come back, losses bit-exact.
   const auto dir = test::scratch_dir("arcface-resume");
-  TrainOptions first = quiet(dir);
-  first.stop_after_epochs = 1;
-  const TrainResult a = run_training(config, first);
-  TrainOptions second = quiet(dir);
-  second.overwrite = false;
-  second.resume = dir / "last.pt";
-  const TrainResult b = run_training(config, second);
-  std::vector<double> joined = a.step_losses;
-  joined.insert(joined.end(), b.step_losses.begin(), b.step_losses.end());
+  const std::vector<double> joined = test::losses_with_resume(config, dir);
   REQUIRE(joined.size() == full.step_losses.size());
   for (size_t i = 0; i < joined.size(); ++i) {
     INFO("step " << i);
@@ -330,10 +314,10 @@ TEST_CASE("train: arcface over P x K batches learns, resumes exactly, and ships 
   // A resume whose checkpoint lacks the classifier is refused, naming it.
   const Config contrastive = test::smoke_config({"train.epochs=2", "train.steps_per_epoch=1"});
   const auto cdir = test::scratch_dir("arcface-from-contrastive");
-  TrainOptions c1 = quiet(cdir);
+  TrainOptions c1 = test::quiet_options(cdir);
   c1.stop_after_epochs = 1;
   run_training(contrastive, c1);
-  TrainOptions c2 = quiet(cdir);
+  TrainOptions c2 = test::quiet_options(cdir);
   c2.overwrite = false;
   c2.resume = cdir / "last.pt";
   CHECK_THAT(test::bad_input_message([&] { run_training(config, c2); }),
@@ -342,10 +326,10 @@ TEST_CASE("train: arcface over P x K batches learns, resumes exactly, and ships 
 
 TEST_CASE("train: train.init_from starts from a model file; --init-from overrides it", "[train]") {
   const auto src = test::scratch_dir("init-src");
-  run_training(test::smoke_config({"train.epochs=1", "train.steps_per_epoch=1"}), quiet(src));
+  run_training(test::smoke_config({"train.epochs=1", "train.steps_per_epoch=1"}), test::quiet_options(src));
   const auto dir = test::scratch_dir("init-dst");
   std::vector<std::string> logs;
-  TrainOptions o = quiet(dir);
+  TrainOptions o = test::quiet_options(dir);
   o.log = [&logs](const std::string& s) { logs.push_back(s); };
   const Config config = test::smoke_config(
       {"train.epochs=1", "train.steps_per_epoch=1", "train.init_from=" + (src / "model.pt").string()});
@@ -355,16 +339,16 @@ TEST_CASE("train: train.init_from starts from a model file; --init-from override
         }) == 1);
   const Config missing = test::smoke_config(
       {"train.epochs=1", "train.steps_per_epoch=1", "train.init_from=" + (dir / "nope.pt").string()});
-  CHECK_THAT(test::bad_input_message([&] { run_training(missing, quiet(dir)); }),
+  CHECK_THAT(test::bad_input_message([&] { run_training(missing, test::quiet_options(dir)); }),
              Catch::Contains("nope.pt"));
-  TrainOptions cli = quiet(dir);
+  TrainOptions cli = test::quiet_options(dir);
   cli.init_from = src / "best.pt";  // --init-from wins over the config key
   CHECK_NOTHROW(run_training(missing, cli));
 }
 
 TEST_CASE("embedder: a model of another preprocessing version is refused by name", "[checkpoint]") {
   const auto dir = test::scratch_dir("pp-version");
-  run_training(test::smoke_config({"train.epochs=1", "train.steps_per_epoch=1"}), quiet(dir));
+  run_training(test::smoke_config({"train.epochs=1", "train.steps_per_epoch=1"}), test::quiet_options(dir));
   LoadedCheckpoint ck = load_checkpoint(dir / "model.pt");
   CheckpointMeta meta = ck.meta;
   meta.preprocess_version = kPreprocessVersion - 1;
@@ -380,7 +364,7 @@ TEST_CASE("apps: without --checkpoint the shipped model is used, and its absence
   run_training(test::smoke_config({"train.epochs=1", "train.steps_per_epoch=1",
                                    "unlock.enroll_frames=3", "unlock.min_enroll_frames=3",
                                    "unlock.min_pose_spread=0"}),
-               quiet(dir));
+               test::quiet_options(dir));
   const std::string data = test::smoke_dataset().string();
   std::string out;
   CHECK(test::run_app("embed", fmt::format("--input {} --out {}/e.csv", data, dir.string()), &out,

@@ -10,13 +10,6 @@
 using namespace faceid;
 
 namespace {
-TrainOptions quiet_options(const std::filesystem::path& dir) {
-  TrainOptions o;
-  o.run_dir = dir;
-  o.overwrite = true;
-  o.log = [](const std::string&) {};
-  return o;
-}
 double mean(const std::vector<double>& v, size_t from, size_t to) {
   double s = 0;
   for (size_t i = from; i < to; ++i) s += v[i];
@@ -49,7 +42,7 @@ TEST_CASE("train: learning-rate schedules", "[train]") {
 TEST_CASE("train: a short smoke run lowers the loss and writes the run folder", "[train]") {
   const auto dir = test::scratch_dir("train-smoke");
   const Config config = test::smoke_config({"train.epochs=3", "train.steps_per_epoch=6"});
-  const TrainResult r = run_training(config, quiet_options(dir));
+  const TrainResult r = run_training(config, test::quiet_options(dir));
   REQUIRE(r.step_losses.size() == 18);
   CHECK(mean(r.step_losses, 12, 18) < mean(r.step_losses, 0, 6));
   REQUIRE(r.epochs.size() == 3);
@@ -83,21 +76,12 @@ TEST_CASE("train: --resume continues with exactly the same losses", "[train]") {
                                           "data.workers=2", "model.dropout=0.3"};
   const Config config = test::smoke_config(extra);
   const auto full_dir = test::scratch_dir("train-resume-full");
-  const TrainResult full = run_training(config, quiet_options(full_dir));
+  const TrainResult full = run_training(config, test::quiet_options(full_dir));
   REQUIRE(full.step_losses.size() == 9);
 
-  const auto dir = test::scratch_dir("train-resume-split");
-  TrainOptions first = quiet_options(dir);
-  first.stop_after_epochs = 1;
-  const TrainResult a = run_training(config, first);
-  REQUIRE(a.step_losses.size() == 3);
-  TrainOptions second = quiet_options(dir);
-  second.overwrite = false;
-  second.resume = dir / "last.pt";
-  const TrainResult b = run_training(config, second);
-  REQUIRE(b.step_losses.size() == 6);
-  std::vector<double> joined = a.step_losses;
-  joined.insert(joined.end(), b.step_losses.begin(), b.step_losses.end());
+  const std::vector<double> joined =
+      test::losses_with_resume(config, test::scratch_dir("train-resume-split"));
+  REQUIRE(joined.size() == 9);  // 3 steps, then 6 after --resume
   for (size_t i = 0; i < joined.size(); ++i) {
     INFO("step " << i);
     CHECK(joined[i] == full.step_losses[i]);  // bit-exact on CPU
@@ -108,14 +92,14 @@ TEST_CASE("train: refuses to overwrite a run and refuses an --init-from of the o
           "[train]") {
   const auto dir = test::scratch_dir("train-guard");
   const Config config = test::smoke_config({"train.epochs=1", "train.steps_per_epoch=1"});
-  run_training(config, quiet_options(dir));
-  TrainOptions again = quiet_options(dir);
+  run_training(config, test::quiet_options(dir));
+  TrainOptions again = test::quiet_options(dir);
   again.overwrite = false;
   CHECK_THROWS_WITH(run_training(config, again), Catch::Contains("already holds a run"));
 
   const Config beta = test::smoke_config(
       {"train.epochs=1", "train.steps_per_epoch=1", "model.variant=faceid_beta"});
-  TrainOptions init = quiet_options(test::scratch_dir("train-guard-beta"));
+  TrainOptions init = test::quiet_options(test::scratch_dir("train-guard-beta"));
   init.init_from = dir / "best.pt";
   try {
     run_training(beta, init);
@@ -132,7 +116,7 @@ TEST_CASE("train: stops when too many frames have no face, and says where to loo
   const Config config = test::smoke_config({root, "train.epochs=1", "train.steps_per_epoch=1"});
   const auto dir = test::scratch_dir("train-no-face");
   try {
-    run_training(config, quiet_options(dir));
+    run_training(config, test::quiet_options(dir));
     FAIL("expected a refusal");
   } catch (const Error& e) {
     CHECK(e.code() == Errc::bad_input);
@@ -144,6 +128,6 @@ TEST_CASE("train: stops when too many frames have no face, and says where to loo
   // With a looser bound the same set trains (the frames without a face are skipped).
   const Config loose = test::smoke_config(
       {root, "train.epochs=1", "train.steps_per_epoch=1", "data.max_no_face_fraction=0.5"});
-  const TrainResult r = run_training(loose, quiet_options(test::scratch_dir("train-no-face-ok")));
+  const TrainResult r = run_training(loose, test::quiet_options(test::scratch_dir("train-no-face-ok")));
   CHECK(r.step_losses.size() == 1);
 }

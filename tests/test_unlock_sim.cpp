@@ -30,6 +30,15 @@ void make_clusters(int persons, int per, float spread, Embeddings& e, std::vecto
     }
   }
 }
+// Enrollment from 3 frames of spread poses, then unlock attempts at `threshold`.
+UnlockSimOptions three_frame_enrollment(double threshold) {
+  UnlockSimOptions o;
+  o.unlock.enroll_frames = 3;
+  o.unlock.min_enroll_frames = 3;
+  o.unlock.min_pose_spread = 0.01;
+  o.threshold = threshold;
+  return o;
+}
 }  // namespace
 
 TEST_CASE("unlock_sim: enrollment rows span the poses", "[unlock_sim]") {
@@ -52,11 +61,7 @@ TEST_CASE("unlock_sim: separated identities give FRR 0 and FAR 0 with exact coun
   std::vector<FrameRef> frames;
   std::vector<std::string> names;
   make_clusters(4, 8, 0.3f, e, labels, frames, names);
-  UnlockSimOptions o;
-  o.unlock.enroll_frames = 3;
-  o.unlock.min_enroll_frames = 3;
-  o.unlock.min_pose_spread = 0.01;
-  o.threshold = 0.6;
+  UnlockSimOptions o = three_frame_enrollment(0.6);
   const UnlockSimReport r = simulate_unlock(e, labels, frames, names, o);
   CHECK(r.genuine_attempts == 4 * 5);
   CHECK(r.impostor_attempts == 4 * 24);
@@ -127,11 +132,7 @@ TEST_CASE("unlock_sim: the closest impostor attempts are listed, nearest first",
   e(static_cast<Eigen::Index>(lookalike), 0) = 1.0f;
   frames[lookalike].depth_path = "p3/lookalike_d.png";
 
-  UnlockSimOptions o;
-  o.unlock.enroll_frames = 3;
-  o.unlock.min_enroll_frames = 3;
-  o.unlock.min_pose_spread = 0.01;
-  o.threshold = 0.6;
+  const UnlockSimOptions o = three_frame_enrollment(0.6);
   const UnlockSimReport r = simulate_unlock(e, labels, frames, names, o);
   REQUIRE(r.closest_impostors.size() == 25);  // 4 × 24 attempts, the 25 nearest kept
   CHECK(r.closest_impostors.front().row == lookalike);

@@ -31,14 +31,6 @@ void require_cuda_or_skip() {
   std::_Exit(4);
 }
 
-TrainOptions quiet(const std::filesystem::path& dir) {
-  TrainOptions o;
-  o.run_dir = dir;
-  o.overwrite = true;
-  o.log = [](const std::string&) {};
-  return o;
-}
-
 // `count` random RGB-D crops of side `side` (values in [0, 1), as the preprocessing gives).
 std::vector<torch::Tensor> some_crops(int side, int count) {
   torch::manual_seed(3);
@@ -71,7 +63,7 @@ TEST_CASE("cuda: training on cuda:0 with amp none, bf16 and fp16 gives finite lo
     const Config config = test::smoke_config({"train.device=cuda:0", std::string("train.amp=") + amp,
                                               "train.epochs=1", "train.steps_per_epoch=4",
                                               "train.cudnn_benchmark=true"});
-    const TrainResult r = run_training(config, quiet(test::scratch_dir(std::string("cuda-") + amp)));
+    const TrainResult r = run_training(config, test::quiet_options(test::scratch_dir(std::string("cuda-") + amp)));
     REQUIRE(r.step_losses.size() == 4);
     for (double l : r.step_losses) CHECK(std::isfinite(l));
     CHECK(std::isfinite(r.epochs.back().eer));
@@ -87,18 +79,10 @@ TEST_CASE("cuda: --resume on cuda:0 restores the GPU generator", "[cuda]") {
   // epoch would draw other masks. cuDNN's backward is not bit-exact, so compare closely.
   const Config config = test::smoke_config({"train.device=cuda:0", "train.epochs=2",
                                             "train.steps_per_epoch=3", "model.dropout=0.5"});
-  const TrainResult full = run_training(config, quiet(test::scratch_dir("cuda-resume-full")));
+  const TrainResult full = run_training(config, test::quiet_options(test::scratch_dir("cuda-resume-full")));
   const auto dir = test::scratch_dir("cuda-resume");
-  TrainOptions first = quiet(dir);
-  first.stop_after_epochs = 1;
-  const TrainResult a = run_training(config, first);
+  const std::vector<double> joined = test::losses_with_resume(config, dir);
   CHECK(read_checkpoint_meta(dir / "last.pt").cuda_rng_state.defined());
-  TrainOptions second = quiet(dir);
-  second.overwrite = false;
-  second.resume = dir / "last.pt";
-  const TrainResult b = run_training(config, second);
-  std::vector<double> joined = a.step_losses;
-  joined.insert(joined.end(), b.step_losses.begin(), b.step_losses.end());
   REQUIRE(joined.size() == full.step_losses.size());
   for (size_t i = 0; i < joined.size(); ++i) {
     CHECK(joined[i] == Approx(full.step_losses[i]).epsilon(1e-3));
