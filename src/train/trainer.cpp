@@ -28,8 +28,8 @@
 #include "faceid/model/model.hpp"
 #include "faceid/train/checkpoint.hpp"
 #include "infer/embed_batch.hpp"
-#include "train/communicator.hpp"
 #include "train/amp.hpp"
+#include "train/communicator.hpp"
 #include "train/train_step.hpp"
 
 namespace faceid {
