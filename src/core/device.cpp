@@ -42,9 +42,13 @@ int configure_cpu_threads(int threads, int processes_on_machine) {
   return n;
 }
 
+void make_current(torch::Device device) {
+  if (device.is_cuda()) c10::impl::getDeviceGuardImpl(c10::DeviceType::CUDA)->setDevice(device);
+}
+
 void configure_cuda(torch::Device device, bool cudnn_benchmark, bool allow_tf32) {
   if (!device.is_cuda()) return;
-  c10::impl::getDeviceGuardImpl(c10::DeviceType::CUDA)->setDevice(device);
+  make_current(device);
   auto& context = at::globalContext();
   context.setBenchmarkCuDNN(cudnn_benchmark);
   context.setAllowTF32CuDNN(allow_tf32);

@@ -19,5 +19,8 @@ int configure_cpu_threads(int threads, int processes_on_machine = 1);
 // and TF32 for cuDNN and cuBLAS. TF32 is on in cuDNN by default; off, GPU embeddings match
 // the CPU's to ~1e-6, so a threshold calibrated on either holds on both. A CPU device: nothing.
 void configure_cuda(torch::Device device, bool cudnn_benchmark, bool allow_tf32);
+// Makes a CUDA `device` this thread's current device (NCCL creates its communicator there);
+// nothing for a CPU device.
+void make_current(torch::Device device);
 
 }  // namespace faceid

@@ -2,7 +2,6 @@
 // Built with -DUSE_C10D_GLOO (and -DUSE_C10D_NCCL when CMake found NCCL in a CUDA LibTorch).
 #include "train/communicator.hpp"
 
-#include <c10/core/impl/DeviceGuardImplInterface.h>
 #include <torch/csrc/distributed/c10d/ProcessGroupGloo.hpp>
 #include <torch/csrc/distributed/c10d/TCPStore.hpp>
 #include <torch/version.h>
@@ -16,6 +15,7 @@
 
 #include <fmt/format.h>
 
+#include "core/device.hpp"
 #include "faceid/error.hpp"
 
 #ifndef USE_C10D_GLOO
@@ -72,7 +72,7 @@ Communicator::Communicator(const DistEnv& env, torch::Device device,
 #ifdef USE_C10D_NCCL
     if (device.is_cuda()) {
       // Every rank on its own GPU before NCCL creates its communicator there.
-      c10::impl::getDeviceGuardImpl(c10::DeviceType::CUDA)->setDevice(device);
+      make_current(device);
       auto options = c10d::ProcessGroupNCCL::Options::create();
       options->timeout = timeout;  // the watchdog's: a collective stuck this long aborts
       impl_->group =
