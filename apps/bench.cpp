@@ -7,10 +7,10 @@
 #include <string>
 #include <vector>
 
-#include "faceid/app.hpp"
+#include "faceid/core/app.hpp"
 #include "faceid/bench/bench.hpp"
-#include "faceid/config.hpp"
-#include "faceid/memory.hpp"
+#include "faceid/core/config.hpp"
+#include "faceid/core/memory.hpp"
 
 int main(int argc, char** argv) {
   CLI::App cli{"Benchmark faceid: .dat parsing, frame loading and cache, the training step and "

@@ -4,9 +4,9 @@
 #include <CLI/CLI.hpp>
 #include <cstdio>
 
-#include "faceid/app.hpp"
+#include "faceid/core/app.hpp"
 #include "faceid/bench/bench.hpp"
-#include "faceid/config.hpp"
+#include "faceid/core/config.hpp"
 #include "faceid/data/frame_store.hpp"
 #include "faceid/data/split.hpp"
 #include "faceid/io/dataset.hpp"

@@ -5,14 +5,14 @@
 #include <fmt/format.h>
 #include <map>
 
-#include "faceid/app.hpp"
-#include "faceid/error.hpp"
-#include "faceid/infer/embed_dataset.hpp"
-#include "faceid/infer/embedding_io.hpp"
-#include "faceid/memory.hpp"
+#include "faceid/core/app.hpp"
+#include "faceid/core/error.hpp"
+#include "faceid/eval/embed_dataset.hpp"
+#include "faceid/eval/embedding_io.hpp"
+#include "faceid/core/memory.hpp"
 
 int main(int argc, char** argv) {
-  // Activations are reused from the heap instead of mmap'ed afresh each step (faceid/memory.hpp).
+  // Activations are reused from the heap instead of mmap'ed afresh each step (faceid/core/memory.hpp).
   faceid::keep_freed_memory_in_heap();
   CLI::App cli{"Embed RGB-D frames with a trained checkpoint.", "embed"};
   std::string checkpoint, input, out = "embeddings.csv", device = "auto";

@@ -6,13 +6,13 @@
 
 #include <fmt/format.h>
 
-#include "faceid/app.hpp"
-#include "faceid/error.hpp"
-#include "faceid/infer/embed_dataset.hpp"
-#include "faceid/infer/enrollment.hpp"
-#include "faceid/infer/store_key.hpp"
-#include "faceid/infer/template_store.hpp"
-#include "faceid/memory.hpp"
+#include "faceid/core/app.hpp"
+#include "faceid/core/error.hpp"
+#include "faceid/eval/embed_dataset.hpp"
+#include "faceid/runtime/enrollment.hpp"
+#include "faceid/runtime/store_key.hpp"
+#include "faceid/runtime/template_store.hpp"
+#include "faceid/core/memory.hpp"
 
 namespace {
 
@@ -36,7 +36,7 @@ std::vector<faceid::Dataset> resolve_frames(const std::vector<std::string>& fram
 }  // namespace
 
 int main(int argc, char** argv) {
-  // Activations are reused from the heap instead of mmap'ed afresh each step (faceid/memory.hpp).
+  // Activations are reused from the heap instead of mmap'ed afresh each step (faceid/core/memory.hpp).
   faceid::keep_freed_memory_in_heap();
   CLI::App cli{"Enroll a user into a template store from several frames (head poses), or list / "
                "remove users.", "enroll"};

@@ -4,15 +4,15 @@
 
 #include <fmt/format.h>
 
-#include "faceid/app.hpp"
-#include "faceid/error.hpp"
+#include "faceid/core/app.hpp"
+#include "faceid/core/error.hpp"
 #include "faceid/eval/evaluation.hpp"
-#include "faceid/fs.hpp"
-#include "faceid/infer/embed_dataset.hpp"
-#include "faceid/memory.hpp"
+#include "faceid/core/fs.hpp"
+#include "faceid/eval/embed_dataset.hpp"
+#include "faceid/core/memory.hpp"
 
 int main(int argc, char** argv) {
-  // Activations are reused from the heap instead of mmap'ed afresh each step (faceid/memory.hpp).
+  // Activations are reused from the heap instead of mmap'ed afresh each step (faceid/core/memory.hpp).
   faceid::keep_freed_memory_in_heap();
   CLI::App cli{"Evaluate a checkpoint: all genuine/impostor pairs, ROC AUC, EER, TAR at FAR, "
                "ROC/DET/t-SNE/PCA plots.", "evaluate"};

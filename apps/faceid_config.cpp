@@ -2,8 +2,8 @@
 #include <CLI/CLI.hpp>
 #include <cstdio>
 
-#include "faceid/app.hpp"
-#include "faceid/config.hpp"
+#include "faceid/core/app.hpp"
+#include "faceid/core/config.hpp"
 
 int main(int argc, char** argv) {
   CLI::App cli{"Validate a faceid config and print it resolved (every key), or the key reference.",

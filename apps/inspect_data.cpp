@@ -3,22 +3,19 @@
 // (exit 2 when there is one); --preview writes a contact sheet of preprocessed crops.
 #include <CLI/CLI.hpp>
 #include <algorithm>
-#include <atomic>
 #include <cstdio>
-#include <exception>
 #include <map>
-#include <mutex>
 #include <regex>
-#include <thread>
 
 #include <fmt/format.h>
 #include <opencv2/imgcodecs.hpp>
 #include <opencv2/imgproc.hpp>
 
-#include "faceid/app.hpp"
-#include "faceid/config.hpp"
-#include "faceid/error.hpp"
-#include "faceid/fs.hpp"
+#include "faceid/core/app.hpp"
+#include "faceid/core/config.hpp"
+#include "faceid/core/error.hpp"
+#include "faceid/core/fs.hpp"
+#include "faceid/core/worker_pool.hpp"
 #include "faceid/io/dataset.hpp"
 #include "faceid/io/depth_io.hpp"
 #include "faceid/preprocess/preprocess.hpp"
@@ -79,30 +76,6 @@ void inspect_frame(FrameReport& r, const faceid::PreprocessConfig& config) {
   if (pre.ok && r.preview) r.tile = faceid::render_crop_preview(pre.crop);
 }
 
-// Loads and preprocesses every frame on `threads` threads; rethrows the first unexpected failure.
-void inspect_all(std::vector<FrameReport>& reports, const faceid::PreprocessConfig& config,
-                 int threads) {
-  std::atomic<size_t> next{0};
-  std::exception_ptr failure;
-  std::mutex failure_mutex;
-  auto work = [&] {
-    for (size_t i = next++; i < reports.size(); i = next++) {
-      try {
-        inspect_frame(reports[i], config);
-      } catch (...) {
-        std::lock_guard<std::mutex> lock(failure_mutex);
-        if (!failure) failure = std::current_exception();
-        next = reports.size();
-      }
-    }
-  };
-  std::vector<std::thread> pool;
-  for (int t = 1; t < threads; ++t) pool.emplace_back(work);
-  work();
-  for (auto& th : pool) th.join();
-  if (failure) std::rethrow_exception(failure);
-}
-
 std::string percent(int64_t part, int64_t whole) {
   return whole > 0 ? fmt::format("{:.1f}%", 100.0 * static_cast<double>(part) / whole) : "-";
 }
@@ -154,9 +127,7 @@ int run(const std::string& root, const std::string& preview, const std::string& 
   if (!preview.empty() && std::filesystem::path(preview).extension() != ".png") {
     faceid::throw_bad_input(fmt::format("--preview: expected a .png path, got '{}'", preview));
   }
-  if (threads <= 0) {
-    threads = static_cast<int>(std::clamp(std::thread::hardware_concurrency(), 1u, 4u));
-  }
+  if (threads <= 0) threads = std::min(faceid::resolve_threads(0), 4);
 
   const faceid::Dataset data = faceid::scan_dataset(root, /*strict=*/false);
   std::vector<FrameReport> reports;
@@ -170,7 +141,9 @@ int run(const std::string& root, const std::string& preview, const std::string& 
       reports.push_back(std::move(r));
     }
   }
-  inspect_all(reports, config, threads);
+  // Rethrows the first unexpected failure (bad files are recorded in the reports).
+  faceid::parallel_for(reports.size(), threads,
+                       [&](size_t i) { inspect_frame(reports[i], config); });
 
   std::printf("dataset: %s\n", root.c_str());
   std::printf("%-32s %7s %14s %8s %10s\n", "person", "frames", "invalid_depth", "no_face",

@@ -8,7 +8,7 @@
 
 #include <fmt/format.h>
 
-#include "faceid/app.hpp"
+#include "faceid/core/app.hpp"
 #include "faceid/synth/synth.hpp"
 
 namespace {

@@ -3,16 +3,16 @@
 #include <fmt/format.h>
 #include <cstdio>
 
-#include "faceid/app.hpp"
-#include "faceid/config.hpp"
-#include "faceid/error.hpp"
-#include "faceid/memory.hpp"
-#include "faceid/train/checkpoint_info.hpp"
+#include "faceid/core/app.hpp"
+#include "faceid/core/config.hpp"
+#include "faceid/core/error.hpp"
+#include "faceid/core/memory.hpp"
+#include "faceid/model/checkpoint_info.hpp"
 #include "faceid/train/distributed.hpp"
 #include "faceid/train/trainer.hpp"
 
 int main(int argc, char** argv) {
-  // Activations are reused from the heap instead of mmap'ed afresh each step (faceid/memory.hpp).
+  // Activations are reused from the heap instead of mmap'ed afresh each step (faceid/core/memory.hpp).
   faceid::keep_freed_memory_in_heap();
   CLI::App cli{"Train the faceid RGB-D embedding network (Siamese, contrastive loss).", "train"};
   std::string config_path;

@@ -3,20 +3,21 @@
 // atomically.
 #include <CLI/CLI.hpp>
 #include <algorithm>
-#include <cmath>
 #include <cstdio>
 #include <string>
 #include <vector>
 
 #include <fmt/format.h>
 
-#include "faceid/app.hpp"
-#include "faceid/config.hpp"
-#include "faceid/error.hpp"
-#include "faceid/infer/embedder.hpp"
+#include "faceid/core/app.hpp"
+#include "faceid/core/config.hpp"
+#include "faceid/core/error.hpp"
+#include "faceid/runtime/embedder.hpp"
 #include "faceid/io/dataset.hpp"
-#include "faceid/memory.hpp"
-#include "faceid/pad/pad_eval.hpp"
+#include "faceid/core/memory.hpp"
+#include "faceid/data/split.hpp"
+#include "faceid/eval/pad_eval.hpp"
+#include "faceid/train/pad_train.hpp"
 
 namespace {
 
@@ -50,7 +51,8 @@ int main(int argc, char** argv) {
       ->excludes(c);
   cli.add_option("--set", overrides, "Override: section.key=value (repeatable)");
   cli.add_option("--validation-fraction", validation_fraction,
-                 "Fraction of persons kept out of the fit (every k-th person)")
+                 "Fraction of persons kept out of the fit, drawn with data.split_seed (0 = none; "
+                 "data.val_persons names them instead)")
       ->check(CLI::Range(0.0, 0.9))->capture_default_str();
   cli.add_option("--epochs", train.epochs, "Training epochs")->check(CLI::Range(1, 1000))->capture_default_str();
   cli.add_option("--batch-size", train.batch_size, "Crops per step, half bona fide, half attacks")
@@ -90,12 +92,18 @@ int main(int argc, char** argv) {
     if (types.empty()) {
       faceid::throw_bad_input(fmt::format("{}: no attacks/ folder (make one with synth --attacks)", data));
     }
-    // Every k-th person (sorted) validates; the rest fit.
-    std::vector<std::string> fit, val;
-    const size_t k = validation_fraction > 0 ? static_cast<size_t>(std::lround(1.0 / validation_fraction)) : 0;
-    for (size_t i = 0; i < live.persons.size(); ++i) {
-      (k > 0 && i % k == k - 1 ? val : fit).push_back(live.persons[i].identity);
+    // The data layer's person split (as train's): data.val_persons when given, else
+    // round(fraction * persons) drawn with data.split_seed; a fraction of 0 fits on everyone.
+    faceid::Split split;
+    if (validation_fraction > 0 || !config.data.val_persons.empty()) {
+      faceid::DataConfig split_config = config.data;
+      split_config.val_fraction = validation_fraction;
+      split = faceid::split_persons(live, split_config);
+    } else {
+      for (const auto& person : live.persons) split.train.push_back(person.identity);
     }
+    const std::vector<std::string>& fit = split.train;
+    const std::vector<std::string>& val = split.val;
     if (fit.empty()) faceid::throw_bad_input(fmt::format("{}: no persons left to fit on", data));
 
     std::vector<faceid::SkippedFrame> skipped;
@@ -123,7 +131,7 @@ int main(int argc, char** argv) {
                 val_set.bona_fide.size(), val_set.attacks.size(), skipped.size());
 
     const faceid::PadModel model =
-        faceid::PadModel::train(fit_set, val_set, config.preprocess, config.pad, train);
+        faceid::train_pad_model(fit_set, val_set, config.preprocess, config.pad, train);
     const faceid::LivenessDetector detector(model, config.pad, config.preprocess);
     auto scores = [&](const std::vector<const faceid::FaceCrop*>& crops) {
       std::vector<double> s;
@@ -139,7 +147,8 @@ int main(int argc, char** argv) {
     std::printf("train_pad: PadNet width %d (%lld parameters), threshold %.6f (calibrated on the %s frames: "
                 "BPCER <= %.4f, then the middle of the gap to the attack scores below)\n",
                 model.width(), static_cast<long long>(model.parameter_count()), model.calibrated_threshold(),
-                val_set.bona_fide.size() >= 20 ? "validation" : "fit", config.pad.target_bpcer);
+                val_set.bona_fide.size() >= faceid::kPadMinCalibrationFrames ? "validation" : "fit",
+                config.pad.target_bpcer);
     std::printf("  fit:         %s\n", rates(scores(fit_set.bona_fide), by_type(attacks_fit), th).c_str());
     if (!val_set.bona_fide.empty()) {
       std::printf("  validation:  %s\n", rates(scores(val_set.bona_fide), by_type(attacks_val), th).c_str());

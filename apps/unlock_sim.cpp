@@ -6,17 +6,17 @@
 
 #include <fmt/format.h>
 
-#include "faceid/app.hpp"
-#include "faceid/error.hpp"
+#include "faceid/core/app.hpp"
+#include "faceid/core/error.hpp"
 #include "faceid/eval/plot.hpp"
-#include "faceid/fs.hpp"
-#include "faceid/infer/embed_dataset.hpp"
-#include "faceid/infer/unlock_sim.hpp"
-#include "faceid/memory.hpp"
-#include "faceid/pad/pad_eval.hpp"
+#include "faceid/core/fs.hpp"
+#include "faceid/eval/embed_dataset.hpp"
+#include "faceid/eval/unlock_sim.hpp"
+#include "faceid/core/memory.hpp"
+#include "faceid/eval/pad_eval.hpp"
 
 int main(int argc, char** argv) {
-  // Activations are reused from the heap instead of mmap'ed afresh each step (faceid/memory.hpp).
+  // Activations are reused from the heap instead of mmap'ed afresh each step (faceid/core/memory.hpp).
   faceid::keep_freed_memory_in_heap();
   CLI::App cli{"Simulate FaceID unlocking: every person enrolls from K frames spanning the poses, "
                "then genuine and impostor attempts go through the unlock policy.", "unlock_sim"};

@@ -21,6 +21,7 @@ packages=(
   gnuplot-nox           # plots (ROC, DET, histograms, t-SNE) with the pngcairo terminal
   libsodium-dev         # template store encryption
   libgloo-dev           # c10d's Gloo process group headers (data-parallel training)
+  nlohmann-json3-dev    # JSON reports (evaluate, unlock_sim, train, train_pad)
 )
 for arg in "$@"; do
   case "$arg" in

@@ -7,7 +7,7 @@
 
 #include <fmt/format.h>
 
-#include "data/rng.hpp"
+#include "faceid/core/rng.hpp"
 #include "faceid/data/frame_store.hpp"
 
 namespace faceid::test {
@@ -17,7 +17,7 @@ namespace faceid::test {
 inline FrameStore make_store(const std::vector<int>& counts, int size = 8, uint64_t seed = 1) {
   std::vector<std::string> persons;
   std::vector<StoredFrame> frames;
-  SplitMix64 rng(seed);
+  Rng rng(seed);
   for (size_t p = 0; p < counts.size(); ++p) {
     persons.push_back(fmt::format("p{}", p));
     for (int k = 0; k < counts[p]; ++k) {

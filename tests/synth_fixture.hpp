@@ -10,7 +10,7 @@
 
 #include <fmt/format.h>
 
-#include "faceid/config.hpp"
+#include "faceid/core/config.hpp"
 #include "faceid/synth/synth.hpp"
 #include "faceid/train/trainer.hpp"
 #include "synth/params.hpp"

@@ -1,12 +1,12 @@
 // Mixed precision (train.amp) on the CPU: the loss scaler, the autocast scope, bf16 training,
 // fp16 refused without a GPU. The GPU side is tests/cuda/test_cuda.cpp.
-#include <catch2/catch.hpp>
+#include "catch_torch.hpp"
 
 #include <cmath>
 #include <limits>
 
-#include "faceid/error.hpp"
-#include "faceid/train/checkpoint.hpp"
+#include "faceid/core/error.hpp"
+#include "faceid/model/checkpoint.hpp"
 #include "faceid/train/trainer.hpp"
 #include "synth_fixture.hpp"
 #include "test_util.hpp"
@@ -61,9 +61,9 @@ TEST_CASE("amp: autocast scope casts inside, restores outside, nests", "[amp]") 
 }
 
 TEST_CASE("amp: train.amp values; fp16 needs a CUDA device", "[amp][config]") {
-  CHECK(amp_dtype("none", torch::kCPU) == torch::kFloat);
-  CHECK(amp_dtype("bf16", torch::kCPU) == torch::kBFloat16);
-  CHECK_THAT(test::bad_input_message([] { amp_dtype("fp16", torch::kCPU); }),
+  CHECK(amp_dtype(AmpMode::none, torch::kCPU) == torch::kFloat);
+  CHECK(amp_dtype(AmpMode::bf16, torch::kCPU) == torch::kBFloat16);
+  CHECK_THAT(test::bad_input_message([] { amp_dtype(AmpMode::fp16, torch::kCPU); }),
              Catch::Contains("train.amp") && Catch::Contains("CUDA"));
   CHECK_THAT(test::bad_input_message([] { test::smoke_config({"train.amp=fp8"}); }),
              Catch::Contains("train.amp") && Catch::Contains("bf16"));

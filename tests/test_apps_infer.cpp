@@ -1,13 +1,13 @@
 // CLI smoke tests of train → embed → evaluate → unlock_sim → enroll on a checkpoint made here.
-#include <catch2/catch.hpp>
+#include "catch_torch.hpp"
 
 #include <fstream>
 #include <sstream>
 
-#include "faceid/fs.hpp"
-#include "faceid/infer/store_key.hpp"
-#include "faceid/infer/template_store.hpp"
-#include "faceid/train/checkpoint.hpp"
+#include "faceid/core/fs.hpp"
+#include "faceid/runtime/store_key.hpp"
+#include "faceid/runtime/template_store.hpp"
+#include "faceid/model/checkpoint.hpp"
 #include "synth_fixture.hpp"
 
 using faceid::test::run_app;

@@ -2,11 +2,12 @@
 // (build/bin/...), which must print the exact message and exit with code 2 (bad input). The
 // library-level tests of the same inputs live in test_depth_io, test_dataset, test_config and
 // test_checkpoint; these check what a user sees.
-#include <catch2/catch.hpp>
+#include "catch_torch.hpp"
 
 #include <opencv2/imgcodecs.hpp>
+#include <opencv2/imgproc.hpp>
 
-#include "faceid/train/checkpoint.hpp"
+#include "faceid/model/checkpoint.hpp"
 #include "io_test_util.hpp"
 #include "synth_fixture.hpp"
 
@@ -42,7 +43,7 @@ int check_config(const std::string& name, const std::string& yaml, std::string* 
 
 // A freshly initialised model of `variant` saved as a checkpoint (no training: loading is what
 // is tested).
-fs::path fresh_checkpoint(const fs::path& path, const std::string& variant) {
+fs::path fresh_checkpoint(const fs::path& path, faceid::ModelVariant variant) {
   faceid::ModelConfig m;
   m.variant = variant;
   faceid::EmbeddingNet net(m, 128);
@@ -153,7 +154,7 @@ TEST_CASE("bad inputs: config files with bad keys, types and values exit 2", "[b
 TEST_CASE("bad inputs: missing, corrupt and truncated checkpoints exit 2", "[bad_inputs]") {
   const fs::path root = one_frame_dataset("bad-checkpoints");
   const fs::path dir = root.parent_path();
-  const fs::path good = fresh_checkpoint(dir / "good.pt", "squeezenet1_1");
+  const fs::path good = fresh_checkpoint(dir / "good.pt", faceid::ModelVariant::squeezenet1_1);
   const std::string bytes = faceid_test::read_text(good);
   const fs::path bad = dir / "bad.pt";
   auto embed = [&](const fs::path& checkpoint, std::string* out) {
@@ -189,7 +190,7 @@ TEST_CASE("bad inputs: missing, corrupt and truncated checkpoints exit 2", "[bad
 
 TEST_CASE("bad inputs: --init-from a checkpoint of the other variant exits 2", "[bad_inputs]") {
   const fs::path dir = faceid::test::scratch_dir("bad-variant");
-  const fs::path beta = fresh_checkpoint(dir / "beta.pt", "faceid_beta");
+  const fs::path beta = fresh_checkpoint(dir / "beta.pt", faceid::ModelVariant::faceid_beta);
   const std::string smoke = std::string(FACEID_SOURCE_DIR) + "/configs/smoke.yaml";
   std::string out;
   // The smoke data set, two frames a person: the refusal comes after loading the data.
@@ -227,7 +228,7 @@ TEST_CASE("bad inputs: a folder as --config, repeated keys and sections exit 2",
 TEST_CASE("bad inputs: unusable output paths and models fail before any work", "[bad_inputs]") {
   const fs::path root = one_frame_dataset("bad-late-checks", 2);
   const fs::path dir = root.parent_path();
-  const fs::path ckpt = fresh_checkpoint(dir / "model.pt", "squeezenet1_1");
+  const fs::path ckpt = fresh_checkpoint(dir / "model.pt", faceid::ModelVariant::squeezenet1_1);
   const fs::path file = dir / "a-file";
   faceid_test::write_bytes(file, "x");
   std::string out;

@@ -1,10 +1,10 @@
-#include <catch2/catch.hpp>
+#include "catch_torch.hpp"
 
 #include <chrono>
 
 #include "data_fixtures.hpp"
-#include "faceid/data/batch_loader.hpp"
-#include "faceid/error.hpp"
+#include "faceid/train/batch_loader.hpp"
+#include "faceid/core/error.hpp"
 
 using faceid::Augmenter;
 using faceid::Batch;

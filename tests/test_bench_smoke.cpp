@@ -13,7 +13,7 @@
 
 #include "faceid/bench/bench.hpp"
 #include "faceid/data/frame_store.hpp"
-#include "faceid/error.hpp"
+#include "faceid/core/error.hpp"
 #include "io_test_util.hpp"
 
 namespace fs = std::filesystem;
@@ -105,7 +105,7 @@ TEST_CASE("bench: network cost counts every convolution and linear layer", "[ben
   const faceid::NetworkCost squeeze = faceid::network_cost(m, 112);
   CHECK(squeeze.forward_macs == 61728000);
   CHECK(squeeze.parameters == 791680);
-  m.variant = "faceid_beta";
+  m.variant = faceid::ModelVariant::faceid_beta;
   CHECK(faceid::network_cost(m, 112).forward_macs == 38561280);
   CHECK(faceid::train_step_flops(squeeze, 32) == Approx(3.0 * 2.0 * 61728000.0 * 64));
 }

@@ -1,4 +1,4 @@
-#include <catch2/catch.hpp>
+#include "catch_torch.hpp"
 
 #include <sys/resource.h>
 #include <unistd.h>
@@ -8,14 +8,15 @@
 #include <atomic>
 #include <fstream>
 
-#include "faceid/config.hpp"
-#include "faceid/error.hpp"
-#include "faceid/fs.hpp"
+#include "faceid/core/config.hpp"
+#include "faceid/core/error.hpp"
+#include "faceid/core/fs.hpp"
 #include "faceid/model/record.hpp"
-#include "faceid/train/checkpoint.hpp"
+#include "faceid/model/checkpoint.hpp"
 
 namespace fs = std::filesystem;
 using faceid::EmbeddingNet;
+using faceid::ModelVariant;
 
 namespace {
 
@@ -40,7 +41,7 @@ struct TempDir {
   }
 };
 
-EmbeddingNet make_net(const std::string& variant, int dim, int size, double dropout = 0.0) {
+EmbeddingNet make_net(ModelVariant variant, int dim, int size, double dropout = 0.0) {
   faceid::ModelConfig m;
   m.variant = variant;
   m.embedding_dim = dim;
@@ -104,7 +105,7 @@ TEST_CASE("checkpoint: round trip is bit-exact", "[checkpoint]") {
   const auto path = dir.path / "last.pt";
   const int size = 48;
   torch::manual_seed(5);
-  auto net = make_net("squeezenet1_1", 16, size);
+  auto net = make_net(ModelVariant::squeezenet1_1, 16, size);
   torch::optim::Adam opt(net->parameters(), torch::optim::AdamOptions(1e-3));
   train_step(net, opt, size);
 
@@ -118,7 +119,7 @@ TEST_CASE("checkpoint: round trip is bit-exact", "[checkpoint]") {
   auto loaded = faceid::load_checkpoint(path);
   const auto& m = loaded.meta;
   CHECK(m.format_version == faceid::kCheckpointFormatVersion);
-  CHECK(m.model.variant == "squeezenet1_1");
+  CHECK(m.model.variant == ModelVariant::squeezenet1_1);
   CHECK(m.model.embedding_dim == 16);
   CHECK(m.model.dropout == 0.0);
   CHECK(m.input_size == size);
@@ -168,7 +169,7 @@ TEST_CASE("checkpoint: round trip is bit-exact", "[checkpoint]") {
   CHECK(bad_input_message([&] { faceid::load_optimizer_state(path, sgd); }) ==
         path.string() + ": optimizer state is adam, expected sgd");
   // Adam state saved for another model does not fit: refused, the optimiser untouched.
-  auto wider = make_net("squeezenet1_1", 32, size);
+  auto wider = make_net(ModelVariant::squeezenet1_1, 32, size);
   torch::optim::Adam opt3(wider->parameters(), torch::optim::AdamOptions(1e-3));
   CHECK_THAT(bad_input_message([&] { faceid::load_optimizer_state(path, opt3); }),
              Catch::StartsWith(path.string() + ": optimizer state does not fit this optimizer ("));
@@ -180,7 +181,7 @@ TEST_CASE("checkpoint: SGD momentum round trip", "[checkpoint]") {
   const auto path = dir.path / "sgd.pt";
   const int size = 40;
   torch::manual_seed(12);
-  auto net = make_net("squeezenet1_1", 8, size);
+  auto net = make_net(ModelVariant::squeezenet1_1, 8, size);
   torch::optim::SGD opt(net->parameters(), torch::optim::SGDOptions(0.05).momentum(0.9));
   train_step(net, opt, size);
   faceid::save_checkpoint(path, net, &opt, sample_meta());
@@ -199,10 +200,10 @@ TEST_CASE("checkpoint: faceid_beta round trip and fingerprints", "[checkpoint]")
   TempDir dir;
   const auto path = dir.path / "beta.pt";
   torch::manual_seed(6);
-  auto net = make_net("faceid_beta", 8, 64, 0.3);
+  auto net = make_net(ModelVariant::faceid_beta, 8, 64, 0.3);
   faceid::save_checkpoint(path, net, nullptr, sample_meta());
   auto loaded = faceid::load_checkpoint(path);
-  CHECK(loaded.model->model_config().variant == "faceid_beta");
+  CHECK(loaded.model->model_config().variant == ModelVariant::faceid_beta);
   CHECK(loaded.model->model_config().dropout == 0.3);
   CHECK(same_tensors(loaded.model->named_parameters(), net->named_parameters()));
   // Any change of a weight changes the fingerprint.
@@ -220,26 +221,26 @@ TEST_CASE("checkpoint: load_weights_into refuses another model", "[checkpoint]")
   const auto squeeze_path = dir.path / "squeeze.pt";
   const auto beta_path = dir.path / "beta.pt";
   torch::manual_seed(7);
-  auto squeeze = make_net("squeezenet1_1", 16, 48);
-  auto beta = make_net("faceid_beta", 16, 64);
+  auto squeeze = make_net(ModelVariant::squeezenet1_1, 16, 48);
+  auto beta = make_net(ModelVariant::faceid_beta, 16, 64);
   faceid::save_checkpoint(squeeze_path, squeeze, nullptr, {});
   faceid::save_checkpoint(beta_path, beta, nullptr, {});
 
   // Same variant and size, other weights: loads (the --init-from case), even at another input
   // side and dropout, which do not change squeezenet1_1's shapes.
-  auto other = make_net("squeezenet1_1", 16, 64, 0.5);
+  auto other = make_net(ModelVariant::squeezenet1_1, 16, 64, 0.5);
   faceid::load_weights_into(squeeze_path, other);
   CHECK(same_tensors(other->named_parameters(), squeeze->named_parameters()));
 
-  auto target = make_net("squeezenet1_1", 16, 48);
+  auto target = make_net(ModelVariant::squeezenet1_1, 16, 48);
   const auto untouched = faceid::model_fingerprint(target);
   CHECK(bad_input_message([&] { faceid::load_weights_into(beta_path, target); }) ==
         beta_path.string() + ": model.variant is faceid_beta, expected squeezenet1_1");
-  auto wider = make_net("squeezenet1_1", 32, 48);
+  auto wider = make_net(ModelVariant::squeezenet1_1, 32, 48);
   CHECK(bad_input_message([&] { faceid::load_weights_into(squeeze_path, wider); }) ==
         squeeze_path.string() + ": model.embedding_dim is 16, expected 32");
   // faceid_beta's first dense layer depends on the input side: 512*2*2 at 64, 512*3*3 at 80.
-  auto beta80 = make_net("faceid_beta", 16, 80);
+  auto beta80 = make_net(ModelVariant::faceid_beta, 16, 80);
   CHECK(bad_input_message([&] { faceid::load_weights_into(beta_path, beta80); }) ==
         beta_path.string() +
             ": parameter head.1.weight has shape [512, 2048] in the checkpoint, expected "
@@ -251,7 +252,7 @@ TEST_CASE("checkpoint: damaged files are refused with a clear message", "[checkp
   TempDir dir;
   const auto good = dir.path / "good.pt";
   torch::manual_seed(8);
-  auto net = make_net("squeezenet1_1", 8, 32);
+  auto net = make_net(ModelVariant::squeezenet1_1, 8, 32);
   faceid::save_checkpoint(good, net, nullptr, sample_meta());
   const std::string bytes = faceid::read_file(good);
   const auto bad = dir.path / "bad.pt";
@@ -388,7 +389,7 @@ TEST_CASE("record: round trip of every value type, and refusals of bad bytes", "
 
 TEST_CASE("checkpoint: a failed write is an io error and leaves nothing", "[checkpoint]") {
   TempDir dir;
-  auto net = make_net("squeezenet1_1", 8, 32);
+  auto net = make_net(ModelVariant::squeezenet1_1, 8, 32);
   try {
     faceid::save_checkpoint(dir.path / "no_such_dir" / "x.pt", net, nullptr, {});
     FAIL("expected faceid::Error");
@@ -404,7 +405,7 @@ TEST_CASE("checkpoint: a flipped byte anywhere in the file is refused, naming th
   TempDir dir;
   const auto good = dir.path / "good.pt";
   torch::manual_seed(9);
-  auto net = make_net("squeezenet1_1", 8, 32);
+  auto net = make_net(ModelVariant::squeezenet1_1, 8, 32);
   faceid::save_checkpoint(good, net, nullptr, sample_meta());
   const std::string bytes = faceid::read_file(good);
   const auto bad = dir.path / "bad.pt";
@@ -466,7 +467,7 @@ TEST_CASE("checkpoint: disk-full and permission errors name the path and keep th
   TempDir dir;
   const auto path = dir.path / "last.pt";
   torch::manual_seed(10);
-  auto net = make_net("squeezenet1_1", 8, 32);
+  auto net = make_net(ModelVariant::squeezenet1_1, 8, 32);
   auto meta = sample_meta();
   faceid::save_checkpoint(path, net, nullptr, meta);
   const std::string before = faceid::read_file(path);

@@ -5,10 +5,11 @@
 #include "test_util.hpp"
 
 #include <fstream>
+#include <limits>
 #include <sstream>
 
-#include "faceid/config.hpp"
-#include "faceid/error.hpp"
+#include "faceid/core/config.hpp"
+#include "faceid/core/error.hpp"
 
 using faceid::Config;
 using faceid::Error;
@@ -23,7 +24,7 @@ TEST_CASE("config: defaults and a valid file") {
                                 "t.yaml");
   CHECK(c.train.lr == Approx(0.01));
   CHECK(c.train.epochs == 3);
-  CHECK(c.model.variant == "faceid_beta");
+  CHECK(c.model.variant == faceid::ModelVariant::faceid_beta);
   CHECK(c.model.embedding_dim == 128);  // default kept
   CHECK(c.loss.margin == Approx(1.0));
 }
@@ -63,6 +64,48 @@ TEST_CASE("config: --set overrides are validated like the file") {
         "--set train.nope=1: unknown key 'train.nope'");
   CHECK(message_of([] { parse_config("", "t.yaml", {"trainlr"}); }) ==
         "--set trainlr: expected section.key=value");
+}
+
+TEST_CASE("config: choices are enums, parsed once and written back by name") {
+  const Config c =
+      parse_config("train:\n  schedule: step\n", "t.yaml",
+                   {"unlock.distance=mean_k", "preprocess.crop=fixed", "train.amp=bf16"});
+  CHECK(c.train.schedule == faceid::Schedule::step);
+  CHECK(c.unlock.distance == faceid::TemplateDistance::mean_k);
+  CHECK(c.preprocess.crop == faceid::CropMode::fixed);
+  CHECK(c.train.amp == faceid::AmpMode::bf16);
+  CHECK(c.train.optimizer == faceid::OptimizerKind::adam);  // default kept
+  CHECK_THAT(faceid::to_yaml(c), Catch::Contains("  schedule: \"step\"\n") &&
+                                     Catch::Contains("  distance: \"mean_k\"\n"));
+  CHECK(std::string(faceid::to_string(faceid::Mining::batch_hard)) == "batch_hard");
+  CHECK(message_of([] { parse_config("\ntrain:\n  schedule: cosin\n", "configs/x.yaml"); }) ==
+        "configs/x.yaml:3: train.schedule: expected one of cosine|step|constant, got 'cosin'");
+  CHECK(message_of([] { parse_config("", "t.yaml", {"train.amp="}); }) ==
+        "--set train.amp=: train.amp: expected one of none|bf16|fp16, got ''");
+  CHECK(faceid::parse_choice<faceid::ModelVariant>("faceid_beta", "m.pt") ==
+        faceid::ModelVariant::faceid_beta);
+  CHECK(message_of([] { faceid::parse_choice<faceid::ModelVariant>("resnet", "m.pt"); }) ==
+        "m.pt: model.variant: expected one of squeezenet1_1|faceid_beta, got 'resnet'");
+}
+
+TEST_CASE("config: a Config built in code is checked by validate like a file") {
+  Config c;
+  CHECK_NOTHROW(faceid::validate(c, "code"));
+  c.train.lr = -1;
+  CHECK(message_of([&] { faceid::validate(c, "code"); }) ==
+        "code: train.lr: expected a number > 0, got -1");
+  c = Config{};
+  c.pad.threshold = -std::numeric_limits<double>::infinity();
+  CHECK(message_of([&] { faceid::validate(c, "code"); }) ==
+        "code: pad.threshold: expected a number, got -inf");
+  c = Config{};
+  c.model.variant = static_cast<faceid::ModelVariant>(7);
+  CHECK(message_of([&] { faceid::validate(c, "code"); }) ==
+        "code: model.variant: expected one of squeezenet1_1|faceid_beta, got 7");
+  c = Config{};
+  c.loss.type = faceid::LossType::cosface;
+  CHECK_THAT(message_of([&] { faceid::validate(c, "code"); }),
+             Catch::StartsWith("code: loss.margin: cosface"));
 }
 
 TEST_CASE("config: cross-field validation") {

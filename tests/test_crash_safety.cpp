@@ -2,7 +2,7 @@
 // times; every time last.pt (or the one before it) must load, and `--resume` must continue from
 // it, until a resumed run completes. Also: the exit codes and messages of train for a missing,
 // corrupt or other-variant checkpoint and for a checkpoint write that fails.
-#include <catch2/catch.hpp>
+#include "catch_torch.hpp"
 
 #include <fcntl.h>
 #include <signal.h>
@@ -18,10 +18,10 @@
 #include <sstream>
 #include <thread>
 
-#include "faceid/config.hpp"
-#include "faceid/error.hpp"
-#include "faceid/fs.hpp"
-#include "faceid/train/checkpoint.hpp"
+#include "faceid/core/config.hpp"
+#include "faceid/core/error.hpp"
+#include "faceid/core/fs.hpp"
+#include "faceid/model/checkpoint.hpp"
 #include "synth_fixture.hpp"
 
 extern char** environ;

@@ -2,7 +2,7 @@
 
 #include "test_util.hpp"
 
-#include "faceid/error.hpp"
+#include "faceid/core/error.hpp"
 #include "faceid/io/dataset.hpp"
 #include "io_test_util.hpp"
 

@@ -6,7 +6,7 @@
 
 #include <opencv2/imgcodecs.hpp>
 
-#include "faceid/error.hpp"
+#include "faceid/core/error.hpp"
 #include "faceid/io/depth_io.hpp"
 #include "io_test_util.hpp"
 

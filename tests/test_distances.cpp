@@ -4,7 +4,7 @@
 #include <ctime>
 #include <random>
 
-#include "faceid/error.hpp"
+#include "faceid/core/error.hpp"
 #include "faceid/eval/distances.hpp"
 
 using faceid::Embeddings;

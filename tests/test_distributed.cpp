@@ -1,6 +1,6 @@
 // Data-parallel training on c10d (Gloo, loopback): the torchrun environment, 1 vs 2 processes
 // end in the same weights, a lost rank ends the run with an error instead of a hang.
-#include <catch2/catch.hpp>
+#include "catch_torch.hpp"
 
 #include <fcntl.h>
 #include <signal.h>
@@ -16,10 +16,10 @@
 #include <sstream>
 #include <thread>
 
-#include "core/device.hpp"
-#include "faceid/error.hpp"
+#include "faceid/model/device.hpp"
+#include "faceid/core/error.hpp"
 #include "faceid/model/model.hpp"
-#include "faceid/train/checkpoint.hpp"
+#include "faceid/model/checkpoint.hpp"
 #include "faceid/train/distributed.hpp"
 #include "synth_fixture.hpp"
 

@@ -6,8 +6,8 @@
 
 #include <string>
 
-#include "faceid/error.hpp"
-#include "faceid/fs.hpp"
+#include "faceid/core/error.hpp"
+#include "faceid/core/fs.hpp"
 #include "faceid/io/dataset.hpp"
 #include "faceid/io/face_truth.hpp"
 #include "faceid/synth/synth.hpp"

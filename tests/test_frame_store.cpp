@@ -1,4 +1,4 @@
-#include <catch2/catch.hpp>
+#include "catch_torch.hpp"
 
 #include <chrono>
 #include <ctime>
@@ -10,10 +10,10 @@
 #include "data/crop_cache.hpp"
 #include "faceid/io/depth_io.hpp"
 #include "io_test_util.hpp"
-#include "faceid/data/batch_loader.hpp"
+#include "faceid/train/batch_loader.hpp"
 #include "faceid/data/frame_store.hpp"
-#include "faceid/error.hpp"
-#include "faceid/fs.hpp"
+#include "faceid/core/error.hpp"
+#include "faceid/core/fs.hpp"
 
 namespace fs = std::filesystem;
 using faceid::DataConfig;

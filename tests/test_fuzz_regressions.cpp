@@ -1,7 +1,7 @@
 // Regression tests of what the libFuzzer targets (tests/fuzz, scripts/fuzz.sh) found: each feeds
 // the crashing input, which must now be refused with a faceid::Error of Errc::bad_input that
 // names the file. docs/reliability.md lists the findings.
-#include <catch2/catch.hpp>
+#include "catch_torch.hpp"
 
 #include <cstdint>
 #include <filesystem>
@@ -11,12 +11,12 @@
 #include <sstream>
 #include <string>
 
-#include "faceid/config.hpp"
+#include "faceid/core/config.hpp"
 #include "faceid/io/dataset.hpp"
 #include "faceid/io/depth_io.hpp"
 #include "faceid/model/model.hpp"
 #include "faceid/model/record.hpp"
-#include "faceid/train/checkpoint.hpp"
+#include "faceid/model/checkpoint.hpp"
 #include "io_test_util.hpp"
 #include "test_util.hpp"
 
@@ -38,7 +38,7 @@ std::string forged_checkpoint(int64_t embedding_dim) {
   faceid::EmbeddingNet net(mc, 32);
   faceid::Record r;
   r.put("kind", std::string("faceid.checkpoint"));
-  r.put("model/variant", mc.variant);
+  r.put("model/variant", std::string(faceid::to_string(mc.variant)));
   r.put("model/embedding_dim", embedding_dim);
   r.put("model/dropout", mc.dropout);
   r.put("model/input_size", int64_t{32});

@@ -1,19 +1,19 @@
 // Identity-scale training: the margin losses, the P x K sampler, compact crops, the classifier in
 // training checkpoints only, the operating threshold and the shipped-model plumbing.
-#include <catch2/catch.hpp>
+#include "catch_torch.hpp"
 
 #include <cmath>
 #include <cstdlib>
 #include <set>
 
-#include "faceid/app.hpp"
+#include "faceid/core/app.hpp"
 #include "faceid/data/frame_store.hpp"
 #include "faceid/data/pair_sampler.hpp"
-#include "faceid/error.hpp"
-#include "faceid/infer/embedder.hpp"
-#include "faceid/infer/unlock_sim.hpp"
+#include "faceid/core/error.hpp"
+#include "faceid/runtime/embedder.hpp"
+#include "faceid/eval/unlock_sim.hpp"
 #include "faceid/model/loss.hpp"
-#include "faceid/train/checkpoint.hpp"
+#include "faceid/model/checkpoint.hpp"
 #include "faceid/train/trainer.hpp"
 #include "synth_fixture.hpp"
 #include "test_util.hpp"
@@ -22,7 +22,7 @@ using namespace faceid;
 
 namespace {
 
-LossConfig margin_config(const std::string& type, double margin, double scale = 16.0) {
+LossConfig margin_config(LossType type, double margin, double scale = 16.0) {
   LossConfig c;
   c.type = type;
   c.margin = margin;
@@ -57,16 +57,20 @@ TEST_CASE("margin loss: arcface and cosface logits by hand", "[loss]") {
     const double a = s * target, b = s * std::sin(theta);
     return -a + std::log(std::exp(a) + std::exp(b));
   };
-  const double arc = margin_loss(e, id, w, margin_config("arcface", m, s)).loss.item<double>();
+  const double arc =
+      margin_loss(e, id, w, margin_config(LossType::arcface, m, s)).loss.item<double>();
   CHECK(arc == Approx(expected(std::cos(theta + m))).epsilon(1e-4));
-  const double cos = margin_loss(e, id, w, margin_config("cosface", m, s)).loss.item<double>();
+  const double cos =
+      margin_loss(e, id, w, margin_config(LossType::cosface, m, s)).loss.item<double>();
   CHECK(cos == Approx(expected(std::cos(theta) - m)).epsilon(1e-4));
   // The classifier's rows are normalised inside: scaling a row changes nothing.
-  const double scaled = margin_loss(e, id, w * 7.0, margin_config("arcface", m, s)).loss.item<double>();
+  const double scaled =
+      margin_loss(e, id, w * 7.0, margin_config(LossType::arcface, m, s)).loss.item<double>();
   CHECK(scaled == Approx(arc).epsilon(1e-5));
   // A margin makes the loss larger than plain normalised softmax at the same point
   // (logit gaps 16 (cos 0.7 - sin 0.4) = 6.0 against 16 (cos 0.4 - sin 0.4) = 8.5).
-  const double none = margin_loss(e, id, w, margin_config("cosface", 1e-9, s)).loss.item<double>();
+  const double none =
+      margin_loss(e, id, w, margin_config(LossType::cosface, 1e-9, s)).loss.item<double>();
   CHECK(arc > 5 * none);
 }
 
@@ -75,7 +79,7 @@ TEST_CASE("margin loss: finite gradients at cos = +-1 and past pi - m", "[loss]"
   // Embedding 0 sits on its class (cos 1), embedding 1 opposite its class (cos -1, theta > pi - m).
   const torch::Tensor e = torch::tensor({{1.0f, 0.0f}, {1.0f, 0.0f}}).set_requires_grad(true);
   const torch::Tensor ids = torch::tensor({int64_t{0}, int64_t{1}});
-  const LossOutput out = margin_loss(e, ids, w, margin_config("arcface", 0.5, 32.0));
+  const LossOutput out = margin_loss(e, ids, w, margin_config(LossType::arcface, 0.5, 32.0));
   out.loss.backward();
   CHECK(std::isfinite(out.loss.item<double>()));
   CHECK(torch::isfinite(e.grad()).all().item<bool>());
@@ -90,7 +94,8 @@ TEST_CASE("margin loss: gradient descent pulls each embedding to its class", "[l
   torch::optim::SGD sgd({x}, torch::optim::SGDOptions(0.5));
   double first = 0, last = 0;
   for (int i = 0; i < 60; ++i) {
-    const LossOutput out = margin_loss(unit_rows(x), ids, w, margin_config("arcface", 0.5, 16.0));
+    const LossOutput out =
+        margin_loss(unit_rows(x), ids, w, margin_config(LossType::arcface, 0.5, 16.0));
     if (i == 0) first = out.loss.item<double>();
     last = out.loss.item<double>();
     sgd.zero_grad();
@@ -105,27 +110,27 @@ TEST_CASE("margin loss: gradient descent pulls each embedding to its class", "[l
 
 TEST_CASE("config: margin losses need an angular margin and the P x K sampler", "[config]") {
   Config c;
-  c.loss.type = "arcface";
-  c.train.sampler = "pk";
+  c.loss.type = LossType::arcface;
+  c.train.sampler = SamplerKind::pk;
   // The contrastive default margin of 1.0 is not an arcface margin.
   CHECK_THAT(test::bad_input_message([&] { validate(c, "x.yaml"); }),
              Catch::Contains("loss.margin") && Catch::Contains("0.785"));
   c.loss.margin = 0.5;
   CHECK_NOTHROW(validate(c, "x.yaml"));
-  c.train.sampler = "pairs";
+  c.train.sampler = SamplerKind::pairs;
   CHECK_THAT(test::bad_input_message([&] { validate(c, "x.yaml"); }),
              Catch::Contains("train.sampler") && Catch::Contains("pk"));
-  c.train.sampler = "pk";
-  c.loss.mining = "batch_hard";
+  c.train.sampler = SamplerKind::pk;
+  c.loss.mining = Mining::batch_hard;
   CHECK_THAT(test::bad_input_message([&] { validate(c, "x.yaml"); }), Catch::Contains("loss.mining"));
-  c.loss.mining = "none";
+  c.loss.mining = Mining::none;
   c.train.pk_frames = 3;
   CHECK_THAT(test::bad_input_message([&] { validate(c, "x.yaml"); }), Catch::Contains("even"));
   c.train.pk_frames = 6;
   c.train.batch_pairs = 32;  // 64 frames is not a multiple of 6
   CHECK_THAT(test::bad_input_message([&] { validate(c, "x.yaml"); }), Catch::Contains("multiple"));
   Config contrastive;
-  contrastive.train.sampler = "pk";  // all genuine pairs: contrastive would collapse
+  contrastive.train.sampler = SamplerKind::pk;  // all genuine pairs: contrastive would collapse
   CHECK_THAT(test::bad_input_message([&] { validate(contrastive, "x.yaml"); }),
              Catch::Contains("batch_all"));
   CHECK_THAT(test::bad_input_message([] { parse_config("loss:\n  type: triplet\n", "t.yaml"); }),
@@ -150,7 +155,7 @@ TEST_CASE("pk sampler: P distinct identities x K frames, deterministic, sharded 
   }
   const FrameStore store(persons, frames);
   TrainConfig t;
-  t.sampler = "pk";
+  t.sampler = SamplerKind::pk;
   t.pk_frames = 4;
   t.batch_pairs = 6;  // 12 frames: 3 identities
   PairSampler sampler(store, t);

@@ -2,7 +2,7 @@
 #include <cmath>
 #include <random>
 
-#include "faceid/error.hpp"
+#include "faceid/core/error.hpp"
 #include "faceid/eval/metrics.hpp"
 
 using faceid::ExactRoc;

@@ -1,19 +1,20 @@
-#include <catch2/catch.hpp>
+#include "catch_torch.hpp"
 #include <cmath>
 #include <filesystem>
 #include <limits>
 #include <string>
 #include <vector>
 
-#include "faceid/error.hpp"
-#include "faceid/fs.hpp"
-#include "faceid/infer/unlock_policy.hpp"
+#include "faceid/core/error.hpp"
+#include "faceid/core/fs.hpp"
+#include "faceid/runtime/unlock_policy.hpp"
 #include "faceid/io/dataset.hpp"
 #include "faceid/model/record.hpp"
-#include "faceid/pad/pad.hpp"
-#include "faceid/pad/pad_metrics.hpp"
+#include "faceid/runtime/pad.hpp"
+#include "faceid/eval/pad_metrics.hpp"
 #include "faceid/preprocess/preprocess.hpp"
 #include "faceid/synth/attacks.hpp"
+#include "faceid/train/pad_train.hpp"
 #include "synth_fixture.hpp"
 #include "test_util.hpp"
 
@@ -270,7 +271,7 @@ TEST_CASE("pad: training separates the classes, calibrates, saves and loads", "[
   std::vector<std::string> lines;
   opt.log = [&lines](const std::string& l) { lines.push_back(l); };
   const faceid::PadModel m =
-      faceid::PadModel::train(samples_of(bona, attacks), samples_of(val_bona, val_attacks), pp, pad, opt);
+      faceid::train_pad_model(samples_of(bona, attacks), samples_of(val_bona, val_attacks), pp, pad, opt);
   REQUIRE(lines.size() == 15);
   CHECK_THAT(lines[0], Catch::StartsWith("epoch 1/15 loss "));
   CHECK_THAT(lines[0], Catch::Contains("validation loss"));
@@ -280,6 +281,8 @@ TEST_CASE("pad: training separates the classes, calibrates, saves and loads", "[
   CHECK(m.calibrated_threshold() > 0.5);
   CHECK(m.calibrated_threshold() <= 1.0);
   CHECK(m.width() == 8);
+  CHECK(faceid::test::bad_input_message([&] { faceid::PadModel::initial(pp, pad, 2); }) ==
+        "PadNet: width must be in [4, 128], got 2");
   // The geometric gate: a flat crop scores 0 whatever the network says.
   const faceid::FaceCrop sheet = synthetic_crop(pp, [](double, double) { return 0.0; });
   const faceid::DepthGeometry g = faceid::fit_depth_geometry(sheet, pp);
@@ -338,7 +341,7 @@ TEST_CASE("pad: training separates the classes, calibrates, saves and loads", "[
 
   // A class missing from the fit set.
   CHECK(faceid::test::bad_input_message([&] {
-          faceid::PadModel::train(samples_of({}, attacks), {}, pp, pad, opt);
+          faceid::train_pad_model(samples_of({}, attacks), {}, pp, pad, opt);
         }) == "train_pad: the fit persons need bona fide and attack frames (got 0 and 32)");
 }
 

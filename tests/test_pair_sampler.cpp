@@ -4,7 +4,7 @@
 
 #include "data_fixtures.hpp"
 #include "faceid/data/pair_sampler.hpp"
-#include "faceid/error.hpp"
+#include "faceid/core/error.hpp"
 
 using faceid::PairIndex;
 using faceid::PairSampler;

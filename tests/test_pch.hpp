@@ -9,5 +9,4 @@
 #include <filesystem>
 #include <string>
 #include <vector>
-#undef CHECK
-#include <catch2/catch.hpp>
+#include "catch_torch.hpp"

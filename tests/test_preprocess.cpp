@@ -177,7 +177,7 @@ TEST_CASE("preprocess: fixed crop is rows 140:340, cols 220:420", "[preprocess]"
   }
   cv::compare(frame.depth.mm, 0, frame.depth.valid, cv::CMP_NE);
   PreprocessConfig config;
-  config.crop = "fixed";
+  config.crop = faceid::CropMode::fixed;
   config.input_size = 200;  // 1:1, so every output pixel is exactly one frame pixel
   const faceid::PreprocessResult r = faceid::preprocess(frame, config);
   REQUIRE(r.ok);
@@ -217,7 +217,7 @@ TEST_CASE("preprocess: no face is a result, not an exception", "[preprocess]") {
              Catch::StartsWith("no surface of valid depth >= 800 px in [300, 2500] mm (largest "));
 
   PreprocessConfig fixed;
-  fixed.crop = "fixed";
+  fixed.crop = faceid::CropMode::fixed;
   const faceid::PreprocessResult f = faceid::preprocess(frame, fixed);
   CHECK_FALSE(f.ok);
   CHECK(f.no_face_reason == "no valid depth inside the fixed crop window");
@@ -239,7 +239,7 @@ TEST_CASE("preprocess: fingerprint covers every field", "[preprocess]") {
   const uint64_t h = faceid::preprocess_fingerprint(base);
   CHECK(h == faceid::preprocess_fingerprint(PreprocessConfig{}));
   std::vector<PreprocessConfig> changed(8, base);
-  changed[0].crop = "fixed";
+  changed[0].crop = faceid::CropMode::fixed;
   changed[1].crop_mm = 241;
   changed[2].input_size = 112;
   changed[3].depth_range_mm = 151;

@@ -4,10 +4,10 @@
 // worse model, or broken preprocessing, fails here.
 #include <catch2/catch.hpp>
 
-#include "faceid/app.hpp"
+#include "faceid/core/app.hpp"
 #include "faceid/eval/metrics.hpp"
-#include "faceid/infer/embed_dataset.hpp"
-#include "faceid/infer/unlock_sim.hpp"
+#include "faceid/eval/embed_dataset.hpp"
+#include "faceid/eval/unlock_sim.hpp"
 #include "synth_fixture.hpp"
 
 using namespace faceid;

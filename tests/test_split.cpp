@@ -4,7 +4,7 @@
 #include <set>
 
 #include "faceid/data/split.hpp"
-#include "faceid/error.hpp"
+#include "faceid/core/error.hpp"
 
 using faceid::DataConfig;
 using faceid::Dataset;

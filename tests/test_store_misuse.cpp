@@ -1,7 +1,7 @@
 // The template store under concurrency and misuse (issue 16): the probes of an adversarial but
 // realistic user, given to the real `enroll` and `unlock_sim` (build/bin/...), and the library
 // guarantees behind them (transactions under a lock, the generation record against rollback).
-#include <catch2/catch.hpp>
+#include "catch_torch.hpp"
 
 #include <atomic>
 #include <chrono>
@@ -15,14 +15,15 @@
 #include <sstream>
 #include <thread>
 
-#include "faceid/file_lock.hpp"
-#include "faceid/fs.hpp"
-#include "faceid/infer/enrollment.hpp"
-#include "faceid/infer/store_key.hpp"
-#include "faceid/infer/template_store.hpp"
-#include "faceid/infer/unlock_policy.hpp"
-#include "faceid/infer/unlock_sim.hpp"
-#include "faceid/train/checkpoint.hpp"
+#include "faceid/core/file_lock.hpp"
+#include "faceid/core/fs.hpp"
+#include "faceid/runtime/enrollment.hpp"
+#include "faceid/runtime/store_key.hpp"
+#include "faceid/runtime/template_store.hpp"
+#include "faceid/runtime/unlock.hpp"
+#include "faceid/runtime/unlock_policy.hpp"
+#include "faceid/eval/unlock_sim.hpp"
+#include "faceid/model/checkpoint.hpp"
 #include "synth_fixture.hpp"
 #include "store_test_util.hpp"
 #include "test_util.hpp"
@@ -395,7 +396,7 @@ TEST_CASE("store misuse: the lockout counter cannot be rolled back; the record i
   faceid::UnlockPolicy policy(config, 0.01, false);
   TemplateStore::update(dir, test_key(), [&](TemplateStore& s) {
     const Eigen::RowVectorXf impostor = -s.get("alice").enrolled.row(0);
-    for (int k = 0; k < config.lockout_failures; ++k) s.verify("alice", impostor, policy);
+    for (int k = 0; k < config.lockout_failures; ++k) faceid::unlock_attempt(s, "alice", impostor, policy);
     return true;
   });
   REQUIRE(TemplateStore::load(dir, test_key()).lockout().locked);

@@ -18,8 +18,8 @@
 
 #include <opencv2/imgcodecs.hpp>
 
-#include "faceid/error.hpp"
-#include "faceid/fs.hpp"
+#include "faceid/core/error.hpp"
+#include "faceid/core/fs.hpp"
 #include "faceid/io/dataset.hpp"
 #include "faceid/io/depth_io.hpp"
 #include "faceid/synth/synth.hpp"

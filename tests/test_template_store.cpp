@@ -2,6 +2,7 @@
 #include <unistd.h>
 
 #include <catch2/catch.hpp>
+#include <fmt/format.h>
 
 #include "store_test_util.hpp"
 #include "test_util.hpp"
@@ -11,11 +12,12 @@
 #include <filesystem>
 #include <random>
 
-#include "faceid/error.hpp"
-#include "faceid/fs.hpp"
-#include "faceid/infer/store_key.hpp"
-#include "faceid/infer/template_store.hpp"
-#include "faceid/infer/unlock_policy.hpp"
+#include "faceid/core/error.hpp"
+#include "faceid/core/fs.hpp"
+#include "faceid/runtime/store_key.hpp"
+#include "faceid/runtime/template_store.hpp"
+#include "faceid/runtime/unlock.hpp"
+#include "faceid/runtime/unlock_policy.hpp"
 
 namespace fs = std::filesystem;
 using faceid::Embeddings;
@@ -371,7 +373,7 @@ TEST_CASE("template store: the lockout survives reopening the store", "[template
     store.add("alice", alice, "fp");
     faceid::UnlockPolicy policy(config, 0.5, false);
     for (int k = 0; k < 4; ++k) {
-      CHECK(store.verify("alice", impostor, policy).outcome == faceid::UnlockOutcome::rejected);
+      CHECK(faceid::unlock_attempt(store, "alice", impostor, policy).outcome == faceid::UnlockOutcome::rejected);
     }
     store.save(tmp.path, test_key());  // a restart after 4 failures keeps the count
   }
@@ -380,7 +382,7 @@ TEST_CASE("template store: the lockout survives reopening the store", "[template
     CHECK(store.lockout().consecutive_failures == 4);
     CHECK_FALSE(store.lockout().locked);
     faceid::UnlockPolicy policy(config, 0.5, false);  // a fresh process: a fresh policy
-    const auto fifth = store.verify("alice", impostor, policy);
+    const auto fifth = faceid::unlock_attempt(store, "alice", impostor, policy);
     CHECK(fifth.outcome == faceid::UnlockOutcome::rejected);
     CHECK(fifth.consecutive_failures == 5);
     CHECK(fifth.locked);
@@ -393,7 +395,7 @@ TEST_CASE("template store: the lockout survives reopening the store", "[template
     faceid::UnlockPolicy policy(config, 0.5, false);
     CHECK_FALSE(policy.locked());
     // Still locked out: even the enrolled face is refused, without matching.
-    const auto d = store.verify("alice", genuine, policy);
+    const auto d = faceid::unlock_attempt(store, "alice", genuine, policy);
     CHECK(d.outcome == faceid::UnlockOutcome::locked_out);
     CHECK(std::isnan(d.distance));
     // The passcode clears it, and that too is persisted.
@@ -409,7 +411,7 @@ TEST_CASE("template store: the lockout survives reopening the store", "[template
   CHECK(restored.locked());
   CHECK(restored.lockout_state().consecutive_failures == 5);
   faceid::UnlockPolicy policy(config, 0.5, false);
-  CHECK(store.verify("alice", genuine, policy).outcome == faceid::UnlockOutcome::accepted);
+  CHECK(faceid::unlock_attempt(store, "alice", genuine, policy).outcome == faceid::UnlockOutcome::accepted);
 }
 
 TEST_CASE("template store: format version 1 (no lockout fields) is still read",

@@ -1,9 +1,9 @@
-#include <catch2/catch.hpp>
+#include "catch_torch.hpp"
 
 #include <fstream>
 
-#include "faceid/error.hpp"
-#include "faceid/train/checkpoint.hpp"
+#include "faceid/core/error.hpp"
+#include "faceid/model/checkpoint.hpp"
 #include "faceid/train/trainer.hpp"
 #include "synth_fixture.hpp"
 
@@ -23,19 +23,19 @@ TEST_CASE("train: learning-rate schedules", "[train]") {
   t.epochs = 4;
   t.steps_per_epoch = 10;
   t.warmup_epochs = 1;
-  t.schedule = "cosine";
+  t.schedule = faceid::Schedule::cosine;
   CHECK(learning_rate_at(t, 0) == Approx(0.01));
   CHECK(learning_rate_at(t, 9) == Approx(0.1));
   CHECK(learning_rate_at(t, 10) == Approx(0.1));
   CHECK(learning_rate_at(t, 25) == Approx(0.05));
   CHECK(learning_rate_at(t, 40) == Approx(0.0).margin(1e-12));
-  t.schedule = "step";
+  t.schedule = faceid::Schedule::step;
   t.warmup_epochs = 0;
   t.step_epochs = 2;
   t.step_gamma = 0.5;
   CHECK(learning_rate_at(t, 19) == Approx(0.1));
   CHECK(learning_rate_at(t, 20) == Approx(0.05));
-  t.schedule = "constant";
+  t.schedule = faceid::Schedule::constant;
   CHECK(learning_rate_at(t, 33) == Approx(0.1));
 }
 

@@ -10,7 +10,7 @@
 #include <filesystem>
 #include <vector>
 
-#include "faceid/config.hpp"
+#include "faceid/core/config.hpp"
 #include "faceid/io/dataset.hpp"
 #include "faceid/preprocess/preprocess.hpp"
 #include "faceid/synth/synth.hpp"

@@ -2,8 +2,8 @@
 
 #include <catch2/catch.hpp>
 
-#include "faceid/infer/enrollment.hpp"
-#include "faceid/infer/unlock_sim.hpp"
+#include "faceid/runtime/enrollment.hpp"
+#include "faceid/eval/unlock_sim.hpp"
 
 using namespace faceid;
 

@@ -5,7 +5,7 @@
 #include <functional>
 #include <string>
 
-#include "faceid/error.hpp"
+#include "faceid/core/error.hpp"
 
 namespace faceid::test {
 

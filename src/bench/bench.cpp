@@ -7,7 +7,7 @@
 #include <cmath>
 #include <ctime>
 
-#include "faceid/error.hpp"
+#include "faceid/core/error.hpp"
 
 namespace faceid {
 namespace {

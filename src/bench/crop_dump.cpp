@@ -7,8 +7,8 @@
 
 #include "faceid/bench/bench.hpp"
 #include "faceid/data/frame_store.hpp"
-#include "faceid/error.hpp"
-#include "faceid/fs.hpp"
+#include "faceid/core/error.hpp"
+#include "faceid/core/fs.hpp"
 
 namespace faceid {
 

@@ -5,7 +5,7 @@
 
 #include "faceid/bench/bench.hpp"
 #include "faceid/data/frame_store.hpp"
-#include "faceid/error.hpp"
+#include "faceid/core/error.hpp"
 #include "faceid/io/dataset.hpp"
 #include "faceid/io/depth_io.hpp"
 #include "faceid/preprocess/preprocess.hpp"

@@ -12,7 +12,7 @@
 #include <opencv2/imgproc.hpp>
 
 #include "faceid/bench/bench.hpp"
-#include "faceid/error.hpp"
+#include "faceid/core/error.hpp"
 #include "faceid/preprocess/preprocess.hpp"
 #include "faceid/synth/synth.hpp"
 

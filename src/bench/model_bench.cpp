@@ -4,12 +4,12 @@
 
 #include <fmt/format.h>
 
-#include "core/device.hpp"
+#include "faceid/model/device.hpp"
 #include "faceid/bench/bench.hpp"
-#include "faceid/error.hpp"
+#include "faceid/core/error.hpp"
 #include "faceid/model/model.hpp"
 #include "faceid/preprocess/preprocess.hpp"
-#include "train/train_step.hpp"
+#include "faceid/train/train_step.hpp"
 
 namespace faceid {
 namespace {
@@ -35,6 +35,7 @@ torch::Tensor layout(const torch::Tensor& x, bool channels_last) {
 }  // namespace
 
 std::vector<double> bench_train_step(const Config& config, const StepBenchOptions& options) {
+  validate(config, "train step bench config");
   if (options.steps < 1 || options.warmup < 0) {
     throw_bad_input(fmt::format("train step bench: expected steps >= 1 and warmup >= 0, got {} "
                                 "and {}", options.steps, options.warmup));

@@ -2,7 +2,7 @@
 #include <fmt/format.h>
 
 #include "faceid/bench/bench.hpp"
-#include "faceid/error.hpp"
+#include "faceid/core/error.hpp"
 #include "faceid/model/model.hpp"
 
 namespace faceid {

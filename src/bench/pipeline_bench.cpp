@@ -5,14 +5,15 @@
 #include <fmt/format.h>
 
 #include "faceid/bench/bench.hpp"
-#include "faceid/error.hpp"
-#include "faceid/infer/embedder.hpp"
-#include "faceid/infer/template_store.hpp"
-#include "faceid/infer/unlock_policy.hpp"
-#include "faceid/pad/pad.hpp"
+#include "faceid/core/error.hpp"
+#include "faceid/runtime/embedder.hpp"
+#include "faceid/runtime/template_store.hpp"
+#include "faceid/runtime/unlock.hpp"
+#include "faceid/runtime/unlock_policy.hpp"
+#include "faceid/runtime/pad.hpp"
 #include "faceid/io/dataset.hpp"
 #include "faceid/model/model.hpp"
-#include "faceid/train/checkpoint.hpp"
+#include "faceid/model/checkpoint.hpp"
 #include "faceid/train/trainer.hpp"
 
 namespace faceid {
@@ -45,13 +46,15 @@ TrainBench bench_training(const Config& config, int epochs, const std::filesyste
 UnlockBench bench_unlock_latency(const Config& config, const std::filesystem::path& dataset_root,
                                  const std::filesystem::path& work_dir, int threads, int calls,
                                  int warmup) {
+  validate(config, "unlock bench config");
   if (calls < 1 || warmup < 0) {
     throw_bad_input(fmt::format("unlock bench: expected calls >= 1 and warmup >= 0, got {} and {}",
                                 calls, warmup));
   }
   // A checkpoint of a fresh model with this config: what the Embedder loads on a device.
-  const auto checkpoint = work_dir / fmt::format("unlock-{}-{}.pt", config.model.variant,
-                                                 config.preprocess.input_size);
+  const auto checkpoint =
+      work_dir / fmt::format("unlock-{}-{}.pt", to_string(config.model.variant),
+                             config.preprocess.input_size);
   {
     torch::manual_seed(1);
     EmbeddingNet net(config.model, config.preprocess.input_size);
@@ -112,10 +115,10 @@ UnlockBench bench_unlock_latency(const Config& config, const std::filesystem::pa
     const double c2 = thread_cpu_seconds();
     const PadDecision live = liveness.assess(pre.crop);
     const double c3 = thread_cpu_seconds();
-    const UnlockDecision d = store.verify(
-        "user", Eigen::Map<const Eigen::RowVectorXf>(e.data(), embedder.dimension()), policy);
+    const UnlockDecision d = unlock_attempt(
+        store, "user", Eigen::Map<const Eigen::RowVectorXf>(e.data(), embedder.dimension()), policy,
+        live.live);
     const double c4 = thread_cpu_seconds();
-    static_cast<void>(live);
     const double wall = std::chrono::duration<double>(Clock::now() - t0).count();
     if (d.outcome != UnlockOutcome::accepted) {
       throw_internal(fmt::format("unlock bench: attempt {} was {}", i, to_string(d.outcome)));

@@ -7,7 +7,7 @@
 #include <fmt/ranges.h>
 
 #include "faceid/bench/bench.hpp"
-#include "faceid/error.hpp"
+#include "faceid/core/error.hpp"
 
 namespace faceid {
 namespace {
@@ -77,6 +77,7 @@ class Suite {
   Suite(const BenchRequest& request, const std::function<void(const BenchFigure&)>& emit,
         const std::function<void(const std::string&)>& log)
       : rq_(request), emit_(emit), log_(log) {
+    validate(rq_.config, "bench config");
     if (rq_.repeat < 1) throw_bad_input(fmt::format("--repeat: expected >= 1, got {}", rq_.repeat));
     if (rq_.threads < 1 || rq_.latency_threads < 1) {
       throw_bad_input(fmt::format("--threads/--latency-threads: expected >= 1, got {} and {}",
@@ -86,8 +87,8 @@ class Suite {
 
   void run(const std::set<std::string>& sections) {
     set_bench_threads(rq_.threads);
-    log_(fmt::format("{} thread(s), model {} @ {}, {} pairs a batch, repeat {}",
-                     rq_.threads, rq_.config.model.variant, rq_.config.preprocess.input_size,
+    log_(fmt::format("{} thread(s), model {} @ {}, {} pairs a batch, repeat {}", rq_.threads,
+                     to_string(rq_.config.model.variant), rq_.config.preprocess.input_size,
                      rq_.config.train.batch_pairs, rq_.repeat));
     if (sections.count("sgemm")) sgemm();
     if (sections.count("parse")) parse();
@@ -102,7 +103,8 @@ class Suite {
 
  private:
   std::string tag() const {
-    return fmt::format("{}@{}", rq_.config.model.variant, rq_.config.preprocess.input_size);
+    return fmt::format("{}@{}", to_string(rq_.config.model.variant),
+                       rq_.config.preprocess.input_size);
   }
 
   // A latency on both clocks; the CPU-time figure only when the work runs on this one thread.

@@ -1,4 +1,4 @@
-#include "faceid/app.hpp"
+#include "faceid/core/app.hpp"
 
 #include <unistd.h>
 
@@ -9,7 +9,7 @@
 
 #include <fmt/format.h>
 
-#include "faceid/error.hpp"
+#include "faceid/core/error.hpp"
 
 namespace faceid {
 

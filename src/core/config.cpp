@@ -1,7 +1,8 @@
-#include "faceid/config.hpp"
+#include "faceid/core/config.hpp"
 
 #include <yaml-cpp/yaml.h>
 
+#include <algorithm>
 #include <charconv>
 #include <cmath>
 #include <fstream>
@@ -9,19 +10,53 @@
 #include <functional>
 #include <map>
 #include <optional>
+#include <span>
 #include <sstream>
 #include <variant>
 
 #include <fmt/format.h>
 #include <fmt/ranges.h>
 
-#include "faceid/error.hpp"
+#include "faceid/core/error.hpp"
 
 namespace faceid {
 namespace {
 
+// The names of each choice, in the order of its enum: the YAML spelling, to_string and the list
+// in errors and docs.
+using Names = std::span<const char* const>;
+constexpr const char* kCropModes[] = {"depth", "fixed"};
+constexpr const char* kModelVariants[] = {"squeezenet1_1", "faceid_beta"};
+constexpr const char* kLossTypes[] = {"contrastive", "arcface", "cosface"};
+constexpr const char* kMinings[] = {"none", "batch_all", "batch_hard"};
+constexpr const char* kOptimizerKinds[] = {"adam", "sgd"};
+constexpr const char* kSchedules[] = {"cosine", "step", "constant"};
+constexpr const char* kSamplerKinds[] = {"pairs", "pk"};
+constexpr const char* kAmpModes[] = {"none", "bf16", "fp16"};
+constexpr const char* kTemplateDistances[] = {"min", "mean_k"};
+
+Names names(CropMode) { return kCropModes; }
+Names names(ModelVariant) { return kModelVariants; }
+Names names(LossType) { return kLossTypes; }
+Names names(Mining) { return kMinings; }
+Names names(OptimizerKind) { return kOptimizerKinds; }
+Names names(Schedule) { return kSchedules; }
+Names names(SamplerKind) { return kSamplerKinds; }
+Names names(AmpMode) { return kAmpModes; }
+Names names(TemplateDistance) { return kTemplateDistances; }
+
+// The name of `v`; "unknown" for a value outside the enum (a cast in code; validate refuses it).
+template <class E>
+const char* name_of(E v) {
+  const Names n = names(v);
+  const auto i = static_cast<size_t>(v);
+  return i < n.size() ? n[i] : "unknown";
+}
+
 using FieldPtr = std::variant<bool*, int*, int64_t*, double*, std::string*,
-                              std::vector<std::string>*>;
+                              std::vector<std::string>*, CropMode*, ModelVariant*, LossType*,
+                              Mining*, OptimizerKind*, Schedule*, SamplerKind*, AmpMode*,
+                              TemplateDistance*>;
 
 struct Field {
   const char* section;
@@ -31,21 +66,20 @@ struct Field {
   std::optional<double> min;
   bool min_exclusive = false;
   std::optional<double> max;
-  std::vector<std::string> choices;
 
   Field& at_least(double v) { min = v; return *this; }
   Field& above(double v) { min = v; min_exclusive = true; return *this; }
   Field& at_most(double v) { max = v; return *this; }
-  Field& one_of(std::vector<std::string> c) { choices = std::move(c); return *this; }
   std::string path() const { return fmt::format("{}.{}", section, key); }
 };
 
-// The schema: every key, its type (through the pointer), range and meaning. The one place that
-// knows the config's shape; loading, --set, to_yaml and the docs all walk it.
+// The schema: every key, its type (through the pointer; an enum's names are its choices), range
+// and meaning. The one place that knows the config's shape; loading, --set, validate, to_yaml and
+// the docs all walk it.
 std::vector<Field> schema(Config& c) {
   std::vector<Field> f;
   auto add = [&f](const char* s, const char* k, FieldPtr p, const char* doc) -> Field& {
-    f.push_back(Field{s, k, p, doc, std::nullopt, false, std::nullopt, {}});
+    f.push_back(Field{s, k, p, doc, std::nullopt, false, std::nullopt});
     return f.back();
   };
   add("data", "root", &c.data.root, "Dataset root in the VAP layout (one folder per person).");
@@ -76,8 +110,7 @@ std::vector<Field> schema(Config& c) {
 
   add("preprocess", "crop", &c.preprocess.crop,
       "`depth`: metric square around the head found by its shape in depth; `fixed`: the proof of concept's "
-      "window, rows 140:340, cols 220:420.")
-      .one_of({"depth", "fixed"});
+      "window, rows 140:340, cols 220:420.");
   add("preprocess", "crop_mm", &c.preprocess.crop_mm, "Side of the metric crop, in millimetres.")
       .above(0).at_most(2000);
   add("preprocess", "input_size", &c.preprocess.input_size,
@@ -97,8 +130,7 @@ std::vector<Field> schema(Config& c) {
 
   add("model", "variant", &c.model.variant,
       "`squeezenet1_1` (default, < 1M parameters) or `faceid_beta` (the proof of concept's "
-      "network, ~32M parameters at 200x200).")
-      .one_of({"squeezenet1_1", "faceid_beta"});
+      "network, ~32M parameters at 200x200).");
   add("model", "embedding_dim", &c.model.embedding_dim, "Size of the L2-normalised embedding.")
       .at_least(2).at_most(4096);
   add("model", "dropout", &c.model.dropout, "Dropout probability in the head.")
@@ -107,8 +139,7 @@ std::vector<Field> schema(Config& c) {
   add("loss", "type", &c.loss.type,
       "`contrastive`: pairs of embeddings (the proof of concept's loss); `arcface`: additive "
       "angular margin on a normalised classifier over the training identities; `cosface`: "
-      "additive cosine margin on it. The classifier exists only in training checkpoints.")
-      .one_of({"contrastive", "arcface", "cosface"});
+      "additive cosine margin on it. The classifier exists only in training checkpoints.");
   add("loss", "margin", &c.loss.margin,
       "`contrastive`: impostor pairs closer than this distance are pushed apart; `arcface`: the "
       "angle added to the target class, in radians (typically 0.5, below 0.785); `cosface`: the "
@@ -118,8 +149,7 @@ std::vector<Field> schema(Config& c) {
       .above(1).at_most(256);
   add("loss", "mining", &c.loss.mining,
       "`none`: the sampled pairs only; `batch_all`: also every cross pair in the batch; "
-      "`batch_hard`: also the positives plus the hardest negative of each anchor.")
-      .one_of({"none", "batch_all", "batch_hard"});
+      "`batch_hard`: also the positives plus the hardest negative of each anchor.");
 
   add("augment", "enabled", &c.augment.enabled,
       "Augment training batches (never validation or inference).");
@@ -141,14 +171,12 @@ std::vector<Field> schema(Config& c) {
   add("train", "device", &c.train.device, "`auto` (CUDA if available), `cpu`, `cuda` or `cuda:N`.");
   add("train", "threads", &c.train.threads, "CPU threads of the training step (0 = all cores).")
       .at_least(0).at_most(1024);
-  add("train", "optimizer", &c.train.optimizer, "`adam` or `sgd` (with momentum).")
-      .one_of({"adam", "sgd"});
+  add("train", "optimizer", &c.train.optimizer, "`adam` or `sgd` (with momentum).");
   add("train", "lr", &c.train.lr, "Peak learning rate.").above(0).at_most(10);
   add("train", "momentum", &c.train.momentum, "SGD momentum.").at_least(0).at_most(0.999);
   add("train", "weight_decay", &c.train.weight_decay, "L2 weight decay.").at_least(0).at_most(1);
   add("train", "schedule", &c.train.schedule,
-      "Learning-rate schedule after warm-up: `cosine`, `step` or `constant`.")
-      .one_of({"cosine", "step", "constant"});
+      "Learning-rate schedule after warm-up: `cosine`, `step` or `constant`.");
   add("train", "warmup_epochs", &c.train.warmup_epochs,
       "Linear warm-up length, in epochs (fractions allowed).").at_least(0);
   add("train", "step_epochs", &c.train.step_epochs,
@@ -175,15 +203,13 @@ std::vector<Field> schema(Config& c) {
       "training, and do not update them: for fine-tuning with small per-rank batches.");
   add("train", "sampler", &c.train.sampler,
       "`pairs`: genuine and impostor pairs at `positive_fraction`; `pk`: P identities x K "
-      "frames a batch (P = 2 x `batch_pairs` / `pk_frames`), for the margin losses and mining.")
-      .one_of({"pairs", "pk"});
+      "frames a batch (P = 2 x `batch_pairs` / `pk_frames`), for the margin losses and mining.");
   add("train", "pk_frames", &c.train.pk_frames, "K of the `pk` sampler: frames per identity (even).")
       .at_least(2).at_most(64);
   add("train", "amp", &c.train.amp,
       "Mixed precision of the training step: `none` (fp32), `bf16` (autocast to bfloat16, CPU "
       "or CUDA), `fp16` (autocast to float16 with dynamic loss scaling; CUDA only). Validation "
-      "and embedding stay fp32.")
-      .one_of({"none", "bf16", "fp16"});
+      "and embedding stay fp32.");
   add("train", "cudnn_benchmark", &c.train.cudnn_benchmark,
       "CUDA: let cuDNN time its convolution algorithms on the first batches and keep the "
       "fastest (fixed input sizes make this pay).");
@@ -204,8 +230,7 @@ std::vector<Field> schema(Config& c) {
       "this (the poses are too similar).")
       .at_least(0);
   add("unlock", "distance", &c.unlock.distance,
-      "Attempt distance over the templates: `min` or `mean_k` (mean of the k smallest).")
-      .one_of({"min", "mean_k"});
+      "Attempt distance over the templates: `min` or `mean_k` (mean of the k smallest).");
   add("unlock", "mean_k", &c.unlock.mean_k, "k of `mean_k`.").at_least(1);
   add("unlock", "lockout_failures", &c.unlock.lockout_failures,
       "Consecutive failures after which the passcode is required.").at_least(1);
@@ -285,6 +310,25 @@ bool parse_number(const std::string& text, T& out) {
   }
 }
 
+// "a|b|c": the names of a choice, as errors list them.
+std::string choice_list(Names n) { return fmt::format("{}", fmt::join(n, "|")); }
+
+// The names of a choice field; empty for the other types.
+Names choices(const Field& field) {
+  return std::visit(
+      [](auto* p) -> Names {
+        using T = std::remove_pointer_t<decltype(p)>;
+        if constexpr (std::is_enum_v<T>) return names(T{});
+        return {};
+      },
+      field.ptr);
+}
+
+// A field whose --set value is text as written (a string or a choice name), even when empty.
+bool is_text(const Field& field) {
+  return std::holds_alternative<std::string*>(field.ptr) || !choices(field).empty();
+}
+
 void check_range(const std::string& at, const Field& field, double v, const std::string& text) {
   if (field.min) {
     const bool bad = field.min_exclusive ? !(v > *field.min) : !(v >= *field.min);
@@ -328,12 +372,14 @@ void assign(const Field& field, const YAML::Node& node, const std::string& at) {
               fail(at, field, fmt::format("expected true or false, got '{}'", text));
             }
           } else if constexpr (std::is_same_v<T, std::string>) {
-            if (!field.choices.empty() &&
-                std::find(field.choices.begin(), field.choices.end(), text) == field.choices.end()) {
-              fail(at, field, fmt::format("expected one of {}, got '{}'",
-                                          fmt::join(field.choices, "|"), text));
-            }
             *p = text;
+          } else if constexpr (std::is_enum_v<T>) {
+            const Names n = names(*p);
+            const auto it = std::find(n.begin(), n.end(), text);
+            if (it == n.end()) {
+              fail(at, field, fmt::format("expected one of {}, got '{}'", choice_list(n), text));
+            }
+            *p = static_cast<T>(it - n.begin());
           } else {
             T v{};
             if (!parse_number(text, v)) {
@@ -344,6 +390,28 @@ void assign(const Field& field, const YAML::Node& node, const std::string& at) {
             check_range(at, field, static_cast<double>(v), text);
             *p = v;
           }
+        }
+      },
+      field.ptr);
+}
+
+// The checks of one field's value as it stands (a Config built in code never went through
+// assign): the choice is one of the enum's names, the number finite and in range.
+void check_value(const Field& field, const std::string& at) {
+  std::visit(
+      [&](auto* p) {
+        using T = std::remove_pointer_t<decltype(p)>;
+        if constexpr (std::is_enum_v<T>) {
+          const Names n = names(*p);
+          if (static_cast<size_t>(*p) >= n.size()) {
+            fail(at, field, fmt::format("expected one of {}, got {}", choice_list(n),
+                                        static_cast<int64_t>(*p)));
+          }
+        } else if constexpr (std::is_same_v<T, double>) {
+          if (!std::isfinite(*p)) fail(at, field, fmt::format("expected a number, got {}", *p));
+          check_range(at, field, *p, fmt::format("{}", *p));
+        } else if constexpr (std::is_same_v<T, int> || std::is_same_v<T, int64_t>) {
+          check_range(at, field, static_cast<double>(*p), fmt::format("{}", *p));
         }
       },
       field.ptr);
@@ -363,6 +431,12 @@ bool known_section(const std::vector<Field>& fields, const std::string& section)
   return false;
 }
 
+std::string yaml_quoted(const std::string& text) {
+  YAML::Emitter e;
+  e << YAML::DoubleQuoted << text;
+  return e.c_str();
+}
+
 std::string emit_value(const Field& field) {
   return std::visit(
       [](auto* p) -> std::string {
@@ -374,9 +448,9 @@ std::string emit_value(const Field& field) {
         } else if constexpr (std::is_same_v<T, bool>) {
           return *p ? "true" : "false";
         } else if constexpr (std::is_same_v<T, std::string>) {
-          YAML::Emitter e;
-          e << YAML::DoubleQuoted << *p;
-          return e.c_str();
+          return yaml_quoted(*p);
+        } else if constexpr (std::is_enum_v<T>) {
+          return yaml_quoted(name_of(*p));
         } else {
           return fmt::format("{}", *p);
         }
@@ -385,6 +459,39 @@ std::string emit_value(const Field& field) {
 }
 
 }  // namespace
+
+const char* to_string(CropMode v) { return name_of(v); }
+const char* to_string(ModelVariant v) { return name_of(v); }
+const char* to_string(LossType v) { return name_of(v); }
+const char* to_string(Mining v) { return name_of(v); }
+const char* to_string(OptimizerKind v) { return name_of(v); }
+const char* to_string(Schedule v) { return name_of(v); }
+const char* to_string(SamplerKind v) { return name_of(v); }
+const char* to_string(AmpMode v) { return name_of(v); }
+const char* to_string(TemplateDistance v) { return name_of(v); }
+
+template <class E>
+E parse_choice(const std::string& name, const std::string& where) {
+  Config config;
+  const auto fields = schema(config);
+  for (const Field& f : fields) {
+    if (E* const* p = std::get_if<E*>(&f.ptr)) {
+      assign(f, YAML::Node(name), where);
+      return **p;
+    }
+  }
+  throw_internal("parse_choice: no config key holds this choice");
+}
+
+template CropMode parse_choice<CropMode>(const std::string&, const std::string&);
+template ModelVariant parse_choice<ModelVariant>(const std::string&, const std::string&);
+template LossType parse_choice<LossType>(const std::string&, const std::string&);
+template Mining parse_choice<Mining>(const std::string&, const std::string&);
+template OptimizerKind parse_choice<OptimizerKind>(const std::string&, const std::string&);
+template Schedule parse_choice<Schedule>(const std::string&, const std::string&);
+template SamplerKind parse_choice<SamplerKind>(const std::string&, const std::string&);
+template AmpMode parse_choice<AmpMode>(const std::string&, const std::string&);
+template TemplateDistance parse_choice<TemplateDistance>(const std::string&, const std::string&);
 
 void apply_override(Config& config, const std::string& assignment) {
   const std::string at = fmt::format("--set {}", assignment);
@@ -407,7 +514,7 @@ void apply_override(Config& config, const std::string& assignment) {
   } catch (const YAML::Exception& e) {
     throw_bad_input(fmt::format("{}: cannot parse value: {}", at, e.msg));
   }
-  if (node.IsNull() && std::holds_alternative<std::string*>(field->ptr)) node = YAML::Node(value);
+  if (node.IsNull() && is_text(*field)) node = YAML::Node(value);
   assign(*field, node, at);
 }
 
@@ -481,6 +588,8 @@ Config load_config(const std::string& path, const std::vector<std::string>& over
 }
 
 void validate(const Config& c, const std::string& source) {
+  Config copy = c;
+  for (const Field& f : schema(copy)) check_value(f, source);
   auto bad = [&](const std::string& key, const std::string& what) {
     throw_bad_input(fmt::format("{}: {}: {}", source, key, what));
   };
@@ -498,10 +607,11 @@ void validate(const Config& c, const std::string& source) {
                          (d.rfind("cuda:", 0) == 0 && d.size() > 5 &&
                           d.find_first_not_of("0123456789", 5) == std::string::npos);
   if (!device_ok) bad("train.device", fmt::format("expected auto|cpu|cuda|cuda:N, got '{}'", d));
-  if (c.train.sampler == "pairs" && c.train.positive_fraction * c.train.batch_pairs < 1.0) {
+  if (c.train.sampler == SamplerKind::pairs &&
+      c.train.positive_fraction * c.train.batch_pairs < 1.0) {
     bad("train.positive_fraction", "leaves no positive pair in a batch of train.batch_pairs");
   }
-  if (c.train.sampler == "pk") {
+  if (c.train.sampler == SamplerKind::pk) {
     if (c.train.pk_frames % 2 != 0) bad("train.pk_frames", fmt::format("must be even, got {}", c.train.pk_frames));
     if ((2 * c.train.batch_pairs) % c.train.pk_frames != 0 || 2 * c.train.batch_pairs < 2 * c.train.pk_frames) {
       bad("train.batch_pairs",
@@ -509,29 +619,29 @@ void validate(const Config& c, const std::string& source) {
                       "train.pk_frames ({}) covering at least 2 identities",
                       2 * c.train.batch_pairs, c.train.pk_frames));
     }
-    if (c.loss.type == "contrastive" && c.loss.mining == "none") {
+    if (c.loss.type == LossType::contrastive && c.loss.mining == Mining::none) {
       bad("loss.mining", "the pk sampler gives genuine pairs only: contrastive needs "
                          "loss.mining batch_all or batch_hard for impostors");
     }
   }
-  if (c.loss.type == "arcface" && !(c.loss.margin < 0.785)) {
+  if (c.loss.type == LossType::arcface && !(c.loss.margin < 0.785)) {
     bad("loss.margin", fmt::format("arcface adds an angle in radians below 0.785 (typically 0.5), "
                                    "got {} (1.0 is the contrastive default: set loss.margin)",
                                    c.loss.margin));
   }
-  if (c.loss.type == "cosface" && !(c.loss.margin < 1.0)) {
+  if (c.loss.type == LossType::cosface && !(c.loss.margin < 1.0)) {
     bad("loss.margin", fmt::format("cosface subtracts a cosine below 1 (typically 0.35), got {} "
                                    "(1.0 is the contrastive default: set loss.margin)",
                                    c.loss.margin));
   }
-  if (c.loss.type != "contrastive" && c.loss.mining != "none") {
+  if (c.loss.type != LossType::contrastive && c.loss.mining != Mining::none) {
     bad("loss.mining", fmt::format("mining applies to the contrastive loss; {} uses every "
                                    "identity of the classifier (set loss.mining: none)",
-                                   c.loss.type));
+                                   to_string(c.loss.type)));
   }
-  if (c.loss.type != "contrastive" && c.train.sampler != "pk") {
+  if (c.loss.type != LossType::contrastive && c.train.sampler != SamplerKind::pk) {
     bad("train.sampler", fmt::format("{} learns from identities: use train.sampler: pk",
-                                     c.loss.type));
+                                     to_string(c.loss.type)));
   }
 }
 
@@ -561,7 +671,9 @@ std::string config_reference_markdown() {
       out += fmt::format("\n### `{}`\n\n| key | default | meaning |\n| --- | --- | --- |\n", current);
     }
     std::string range;
-    if (!f.choices.empty()) range = fmt::format(" One of: {}.", fmt::join(f.choices, ", "));
+    if (const Names n = choices(f); !n.empty()) {
+      range = fmt::format(" One of: {}.", fmt::join(n, ", "));
+    }
     if (f.min || f.max) {
       range += " Range:";
       if (f.min) range += fmt::format(" {} {}", f.min_exclusive ? ">" : ">=", *f.min);

@@ -1,4 +1,4 @@
-#include "faceid/fs.hpp"
+#include "faceid/core/fs.hpp"
 
 #include <fcntl.h>
 #include <unistd.h>
@@ -11,7 +11,7 @@
 
 #include <fmt/format.h>
 
-#include "faceid/error.hpp"
+#include "faceid/core/error.hpp"
 
 namespace faceid {
 

@@ -1,4 +1,4 @@
-#include "faceid/memory.hpp"
+#include "faceid/core/memory.hpp"
 
 #include <malloc.h>
 

@@ -5,8 +5,8 @@
 
 #include <fmt/format.h>
 
-#include "faceid/app.hpp"
-#include "faceid/error.hpp"
+#include "faceid/core/app.hpp"
+#include "faceid/core/error.hpp"
 
 #ifndef FACEID_MODELS_DIR
 #error "FACEID_MODELS_DIR must name the folder of the shipped models"

@@ -5,7 +5,7 @@
 #include <cstring>
 #include <vector>
 
-#include "data/rng.hpp"
+#include "faceid/core/rng.hpp"
 #include "faceid/preprocess/preprocess.hpp"
 
 namespace faceid {
@@ -124,7 +124,7 @@ void jitter_colour(const float* src, float* dst, int size, const AugmentDraw& d)
 // Adds approximately Gaussian noise (Irwin-Hall sum of 4 16-bit uniforms, rescaled to unit
 // variance) of std `sigma` to the non-zero (valid) pixels.
 void add_depth_noise(float* depth, size_t count, float sigma, uint64_t seed) {
-  SplitMix64 rng(seed);
+  Rng rng(seed);
   constexpr float kCentre = 2.0f * 65535.0f;
   const float k = sigma * std::sqrt(3.0f) / 65536.0f;
   for (size_t i = 0; i < count; ++i) {
@@ -165,13 +165,13 @@ Augmenter::Augmenter(const AugmentConfig& config, const PreprocessConfig& prepro
 AugmentDraw Augmenter::draw(int size, int64_t epoch, int64_t batch_index, int64_t slot) const {
   AugmentDraw d;
   if (!enabled_) return d;
-  SplitMix64 rng(hash_seed({kAugmentDomain, static_cast<uint64_t>(seed_),
-                            static_cast<uint64_t>(epoch), static_cast<uint64_t>(batch_index),
-                            static_cast<uint64_t>(slot)}));
+  Rng rng(hash_seed({kAugmentDomain, static_cast<uint64_t>(seed_),
+                     static_cast<uint64_t>(epoch), static_cast<uint64_t>(batch_index),
+                     static_cast<uint64_t>(slot)}));
   // A fixed sequence of draws whatever the config, so one option does not reshuffle the others.
   const auto sym = [&rng](double r) { return static_cast<float>(rng.uniform(-r, r)); };
   const double shift = config_.max_shift * size;
-  d.flip = rng.bernoulli(config_.flip_prob);
+  d.flip = rng.chance(config_.flip_prob);
   d.scale = 1.0f + sym(config_.max_scale);
   d.shift_x = sym(shift);
   d.shift_y = sym(shift);
@@ -180,10 +180,10 @@ AugmentDraw Augmenter::draw(int size, int64_t epoch, int64_t batch_index, int64_
   for (float& g : d.gain) g = 1.0f + sym(config_.color_jitter);
   d.depth_noise = static_cast<float>(config_.depth_noise_mm / depth_range_mm_);
   d.noise_seed = rng.next();
-  const bool holes = rng.bernoulli(config_.hole_prob);
+  const bool holes = rng.chance(config_.hole_prob);
   const int count = 1 + static_cast<int>(rng.below(3));
   for (AugmentDraw::Hole& h : d.hole) {
-    h.ellipse = rng.bernoulli(0.5);
+    h.ellipse = rng.chance(0.5);
     h.cx = static_cast<float>(rng.uniform(0.0, size));
     h.cy = static_cast<float>(rng.uniform(0.0, size));
     h.rx = static_cast<float>(rng.uniform(0.02, 0.075) * size);

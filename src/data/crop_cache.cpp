@@ -9,8 +9,8 @@
 
 #include <fmt/format.h>
 
-#include "data/rng.hpp"
-#include "faceid/error.hpp"
+#include "faceid/core/error.hpp"
+#include "faceid/core/rng.hpp"
 
 namespace faceid {
 namespace {

@@ -10,7 +10,7 @@
 #include <fmt/format.h>
 
 #include "data/crop_cache.hpp"
-#include "faceid/error.hpp"
+#include "faceid/core/error.hpp"
 
 namespace faceid {
 
@@ -102,6 +102,23 @@ const float* FrameStore::crop_data(size_t i, std::vector<float>& scratch) const 
                          path.string()));
   }
   return scratch.data();
+}
+
+std::vector<const float*> crop_pointers(const FrameStore& store,
+                                        std::vector<std::vector<float>>& owned) {
+  std::vector<const float*> ptrs;
+  ptrs.reserve(store.size());
+  owned.reserve(store.size());
+  std::vector<float> scratch;
+  for (size_t i = 0; i < store.size(); ++i) {
+    const float* p = store.crop_data(i, scratch);
+    if (p == scratch.data()) {
+      owned.push_back(scratch);
+      p = owned.back().data();
+    }
+    ptrs.push_back(p);
+  }
+  return ptrs;
 }
 
 }  // namespace faceid

@@ -1,19 +1,18 @@
 // FrameStore::load: the only part of the data stage that reads the dataset (load_frame) and runs
 // preprocess; kept in its own file so the rest links without the reader.
+#include <algorithm>
 #include <atomic>
 #include <chrono>
 #include <cstdio>
-#include <exception>
-#include <mutex>
 #include <system_error>
-#include <thread>
 
 #include <fmt/format.h>
 
 #include "data/crop_cache.hpp"
 #include "faceid/data/frame_store.hpp"
-#include "faceid/error.hpp"
-#include "faceid/fs.hpp"
+#include "faceid/core/error.hpp"
+#include "faceid/core/fs.hpp"
+#include "faceid/core/worker_pool.hpp"
 
 namespace faceid {
 namespace {
@@ -117,12 +116,7 @@ FrameStore FrameStore::load(const Dataset& dataset, const std::vector<std::strin
   }
 
   std::vector<JobResult> results(jobs.size());
-  std::atomic<size_t> next{0};
-  std::atomic<bool> abort{false};
   std::atomic<size_t> hits{0}, computed{0}, rejected{0}, writes{0};
-  std::mutex mutex;  // guards error, done and the progress callback
-  std::exception_ptr error;
-  size_t done = 0;
 
   auto run_job = [&](size_t j) {
     const FrameRef& ref = *jobs[j].ref;
@@ -157,37 +151,15 @@ FrameStore FrameStore::load(const Dataset& dataset, const std::vector<std::strin
   };
 
   const bool compact = data.compact_crops && data.memory_cache;
-  auto worker = [&] {
-    for (;;) {
-      const size_t j = next.fetch_add(1);
-      if (j >= jobs.size() || abort.load()) return;
-      try {
-        run_job(j);
-        JobResult& r = results[j];
-        if (compact && r.result.ok && !r.result.crop.chw.empty()) {
-          r.compact = encode_compact_crop(r.result.crop.chw, r.result.crop.size);
-          std::vector<float>().swap(r.result.crop.chw);
-        }
-      } catch (...) {
-        std::lock_guard<std::mutex> lock(mutex);
-        if (!error) error = std::current_exception();
-        abort.store(true);
-        return;
-      }
-      if (progress) {
-        std::lock_guard<std::mutex> lock(mutex);
-        progress(++done, jobs.size());
-      }
+  auto load_job = [&](size_t j) {
+    run_job(j);
+    JobResult& r = results[j];
+    if (compact && r.result.ok && !r.result.crop.chw.empty()) {
+      r.compact = encode_compact_crop(r.result.crop.chw, r.result.crop.size);
+      std::vector<float>().swap(r.result.crop.chw);
     }
   };
-
-  const size_t threads = std::min<size_t>(static_cast<size_t>(std::max(1, data.workers)),
-                                          std::max<size_t>(1, jobs.size()));
-  std::vector<std::thread> pool;
-  for (size_t t = 1; t < threads; ++t) pool.emplace_back(worker);
-  worker();
-  for (auto& t : pool) t.join();
-  if (error) std::rethrow_exception(error);
+  parallel_for(jobs.size(), std::max(1, data.workers), load_job, progress);
 
   FrameStore store;
   store.persons_ = persons;

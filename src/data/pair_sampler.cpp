@@ -4,8 +4,8 @@
 
 #include <fmt/format.h>
 
-#include "data/rng.hpp"
-#include "faceid/error.hpp"
+#include "faceid/core/error.hpp"
+#include "faceid/core/rng.hpp"
 
 namespace faceid {
 
@@ -39,8 +39,8 @@ PairSampler::PairSampler(const FrameStore& store, int batch_pairs, double positi
 
 PairSampler::PairSampler(const FrameStore& store, const TrainConfig& train)
     : PairSampler(store, train.batch_pairs,
-                  train.sampler == "pk" ? 1.0 : train.positive_fraction, train.seed) {
-  if (train.sampler == "pk") use_pk(train.pk_frames);
+                  train.sampler == SamplerKind::pk ? 1.0 : train.positive_fraction, train.seed) {
+  if (train.sampler == SamplerKind::pk) use_pk(train.pk_frames);
 }
 
 void PairSampler::use_pk(int k) {
@@ -63,8 +63,8 @@ std::vector<PairIndex> PairSampler::pk_batch(int64_t epoch, int64_t batch_index)
   const int64_t persons = global_pairs / pairs_per_person;
   // The identities of the global batch: a partial Fisher-Yates shuffle, whole cycles when the
   // batch asks for more identities than there are.
-  SplitMix64 pick(hash_seed({kPairDomain, static_cast<uint64_t>(seed_), static_cast<uint64_t>(epoch),
-                             static_cast<uint64_t>(batch_index), 0x706bULL}));
+  Rng pick(hash_seed({kPairDomain, static_cast<uint64_t>(seed_), static_cast<uint64_t>(epoch),
+                      static_cast<uint64_t>(batch_index), 0x706bULL}));
   std::vector<int> pool = positive_persons_;
   std::vector<int> chosen;
   chosen.reserve(static_cast<size_t>(persons));
@@ -82,9 +82,9 @@ std::vector<PairIndex> PairSampler::pk_batch(int64_t epoch, int64_t batch_index)
   const int64_t last = first + batch_pairs_ / pairs_per_person;
   for (int64_t slot = first; slot < last; ++slot) {
     const int p = chosen[static_cast<size_t>(slot)];
-    SplitMix64 rng(hash_seed({kPairDomain, static_cast<uint64_t>(seed_), static_cast<uint64_t>(epoch),
-                              static_cast<uint64_t>(batch_index), 0x706bULL,
-                              static_cast<uint64_t>(slot) + 1}));
+    Rng rng(hash_seed({kPairDomain, static_cast<uint64_t>(seed_), static_cast<uint64_t>(epoch),
+                       static_cast<uint64_t>(batch_index), 0x706bULL,
+                       static_cast<uint64_t>(slot) + 1}));
     std::vector<int> f = frames_[static_cast<size_t>(p)];
     std::vector<int> picked;
     for (int i = 0; i < pk_frames_; ++i) {
@@ -123,9 +123,9 @@ std::vector<PairIndex> PairSampler::batch(int64_t epoch, int64_t batch_index) co
     // One generator per pair of the global batch: a rank computes its slice alone, pair g is the
     // same whichever rank or thread builds it, and rank 0's slice is the single-process batch.
     const int64_t g = global_pair_index(i);
-    SplitMix64 rng(hash_seed({kPairDomain, static_cast<uint64_t>(seed_),
-                              static_cast<uint64_t>(epoch), static_cast<uint64_t>(batch_index),
-                              static_cast<uint64_t>(g)}));
+    Rng rng(hash_seed({kPairDomain, static_cast<uint64_t>(seed_),
+                       static_cast<uint64_t>(epoch), static_cast<uint64_t>(batch_index),
+                       static_cast<uint64_t>(g)}));
     PairIndex& pair = pairs[static_cast<size_t>(i)];
     if (i < positives_) {
       const int p = positive_persons_[rng.below(positive_persons_.size())];

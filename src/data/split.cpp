@@ -7,8 +7,8 @@
 
 #include <fmt/format.h>
 
-#include "data/rng.hpp"
-#include "faceid/error.hpp"
+#include "faceid/core/error.hpp"
+#include "faceid/core/rng.hpp"
 
 namespace faceid {
 namespace {
@@ -46,7 +46,7 @@ Split split_persons(const Dataset& dataset, const DataConfig& config) {
     const size_t k = static_cast<size_t>(std::clamp<long long>(wanted, 1, static_cast<long long>(n) - 2));
     std::vector<size_t> order(n);
     std::iota(order.begin(), order.end(), size_t{0});
-    SplitMix64 rng(hash_seed({kSplitDomain, static_cast<uint64_t>(config.split_seed)}));
+    Rng rng(hash_seed({kSplitDomain, static_cast<uint64_t>(config.split_seed)}));
     for (size_t i = n - 1; i > 0; --i) std::swap(order[i], order[rng.below(i + 1)]);
     for (size_t i = 0; i < k; ++i) is_val[order[i]] = 1;
   }

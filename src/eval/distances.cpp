@@ -4,28 +4,14 @@
 
 #include <algorithm>
 #include <chrono>
-#include <exception>
-#include <thread>
 #include <utility>
+
+#include "faceid/core/worker_pool.hpp"
 
 namespace faceid {
 namespace {
 
 using Index = Eigen::Index;
-
-// In place: dot products -> distances, sqrt(max(0, |a_r|^2 + |b_c|^2 - 2 dot)).
-void dots_to_distances(DistanceMatrix& tile, const float* a_norms, const float* b_norms) {
-  const Eigen::Map<const Eigen::ArrayXf> bn(b_norms, tile.cols());
-  for (Index r = 0; r < tile.rows(); ++r) {
-    Eigen::Map<Eigen::ArrayXf> row(tile.row(r).data(), tile.cols());
-    row = ((a_norms[r] + bn) - 2.0f * row).max(0.0f).sqrt();
-  }
-}
-
-int resolve_threads(int threads) {
-  if (threads > 0) return threads;
-  return static_cast<int>(std::max(1u, std::thread::hardware_concurrency()));
-}
 
 void check_inputs(const Embeddings& X, const std::vector<int>& labels, int block_rows) {
   if (static_cast<Index>(labels.size()) != X.rows()) {
@@ -49,32 +35,16 @@ void for_each_tile(const Embeddings& X, int workers, int block_rows, const Consu
     for (Index bj = bi; bj < blocks; ++bj) tiles.emplace_back(bi, bj);
   }
   const Eigen::VectorXf norms = X.rowwise().squaredNorm();
-  std::vector<std::exception_ptr> errors(static_cast<size_t>(workers));
-  auto work = [&](int w) {
-    try {
-      DistanceMatrix tile;
-      for (size_t t = static_cast<size_t>(w); t < tiles.size(); t += static_cast<size_t>(workers)) {
-        const Index i0 = tiles[t].first * block, j0 = tiles[t].second * block;
-        const Index ri = std::min(block, n - i0), rj = std::min(block, n - j0);
-        tile.resize(ri, rj);
-        tile.noalias() = X.middleRows(i0, ri) * X.middleRows(j0, rj).transpose();
-        dots_to_distances(tile, norms.data() + i0, norms.data() + j0);
-        consume(w, i0, j0, tile);
-      }
-    } catch (...) {
-      errors[static_cast<size_t>(w)] = std::current_exception();
-    }
-  };
-  if (workers == 1) {
-    work(0);
-  } else {
-    std::vector<std::thread> pool;
-    for (int w = 0; w < workers; ++w) pool.emplace_back(work, w);
-    for (auto& th : pool) th.join();
-  }
-  for (auto& e : errors) {
-    if (e) std::rethrow_exception(e);
-  }
+  std::vector<DistanceMatrix> scratch(static_cast<size_t>(workers));  // one tile buffer per worker
+  parallel_for_round_robin(tiles.size(), workers, [&](int w, size_t t) {
+    DistanceMatrix& tile = scratch[static_cast<size_t>(w)];
+    const Index i0 = tiles[t].first * block, j0 = tiles[t].second * block;
+    const Index ri = std::min(block, n - i0), rj = std::min(block, n - j0);
+    tile.resize(ri, rj);
+    tile.noalias() = X.middleRows(i0, ri) * X.middleRows(j0, rj).transpose();
+    dots_to_distances(tile, norms.data() + i0, norms.data() + j0);
+    consume(w, i0, j0, tile);
+  });
 }
 
 }  // namespace
@@ -144,20 +114,6 @@ PairDistances all_pair_distances_exact(const Embeddings& X, const std::vector<in
     all.impostor.insert(all.impostor.end(), p.impostor.begin(), p.impostor.end());
   }
   return all;
-}
-
-DistanceMatrix cross_distances(const Embeddings& A, const Embeddings& B) {
-  if (A.cols() != B.cols()) {
-    throw_bad_input(
-        fmt::format("cross distances: embeddings of width {} vs {}", A.cols(), B.cols()));
-  }
-  DistanceMatrix D(A.rows(), B.rows());
-  if (A.rows() == 0 || B.rows() == 0) return D;
-  D.noalias() = A * B.transpose();
-  const Eigen::VectorXf an = A.rowwise().squaredNorm();
-  const Eigen::VectorXf bn = B.rowwise().squaredNorm();
-  dots_to_distances(D, an.data(), bn.data());
-  return D;
 }
 
 }  // namespace faceid

@@ -6,10 +6,10 @@
 #include <algorithm>
 #include <cmath>
 #include <map>
-#include <random>
 #include <set>
 
-#include "faceid/error.hpp"
+#include "faceid/core/error.hpp"
+#include "faceid/core/rng.hpp"
 
 namespace faceid {
 namespace {
@@ -27,22 +27,6 @@ void check_rows(const Embeddings& X, const std::vector<int>& labels, size_t min_
   }
   if (!X.allFinite()) throw_bad_input(fmt::format("{}: embeddings hold NaN or infinity", what));
 }
-
-// Deterministic on every platform: mt19937_64 is specified bit for bit, the mappings are ours.
-class Rng {
- public:
-  explicit Rng(uint64_t seed) : gen_(seed) {}
-  double uniform() { return static_cast<double>(gen_() >> 11) * 0x1.0p-53; }  // [0, 1)
-  double normal() {
-    const double u1 = 1.0 - uniform();  // (0, 1]
-    const double u2 = uniform();
-    return std::sqrt(-2.0 * std::log(u1)) * std::cos(2.0 * M_PI * u2);
-  }
-  size_t below(size_t n) { return static_cast<size_t>(gen_() % n); }
-
- private:
-  std::mt19937_64 gen_;
-};
 
 // Rows to embed: all of them, or whole identities in a seeded random order while they fit.
 std::vector<size_t> choose_rows(const std::vector<int>& labels, size_t max_points, uint64_t seed,

@@ -5,7 +5,8 @@
 
 #include <fmt/format.h>
 
-#include "faceid/error.hpp"
+#include "faceid/core/error.hpp"
+#include "faceid/core/json.hpp"
 #include "faceid/eval/embedding_plots.hpp"
 #include "faceid/eval/plot.hpp"
 
@@ -68,18 +69,22 @@ EvaluationReport evaluate_embeddings(const Embeddings& embeddings, const std::ve
 
 std::string evaluation_json(const EvaluationReport& report) {
   const RocSummary& r = report.roc;
-  std::string tar, bound;
-  for (size_t i = 0; i < r.at_far.size(); ++i) {
-    const char* sep = i == 0 ? "" : ", ";
-    tar += fmt::format("{}\"{:g}\": {:.6g}", sep, r.at_far[i].target, r.at_far[i].tar);
-    bound += fmt::format("{}\"{:g}\": {:.6g}", sep, r.at_far[i].target, r.at_far[i].far_upper_bound_95);
+  Json tar = Json::object(), bound = Json::object();
+  for (const auto& p : r.at_far) {
+    const std::string target = fmt::format("{:g}", p.target);
+    tar[target] = json_number(p.tar);
+    bound[target] = json_number(p.far_upper_bound_95);
   }
-  return fmt::format(
-      "{{\n  \"eer\": {:.6g},\n  \"eer_threshold\": {:.6g},\n  \"auc\": {:.6g},\n"
-      "  \"tar_at_far\": {{{}}},\n  \"genuine_pairs\": {},\n  \"impostor_pairs\": {},\n"
-      "  \"far_upper_bound_95\": {{{}}},\n  \"exact\": {}\n}}\n",
-      r.eer, r.eer_threshold, r.auc, tar, r.genuine_pairs, r.impostor_pairs, bound,
-      report.exact ? "true" : "false");
+  Json j;
+  j["eer"] = json_number(r.eer);
+  j["eer_threshold"] = json_number(r.eer_threshold);
+  j["auc"] = json_number(r.auc);
+  j["tar_at_far"] = std::move(tar);
+  j["genuine_pairs"] = r.genuine_pairs;
+  j["impostor_pairs"] = r.impostor_pairs;
+  j["far_upper_bound_95"] = std::move(bound);
+  j["exact"] = report.exact;
+  return dump_json(j);
 }
 
 std::vector<double> parse_far_targets(const std::string& list, const std::string& flag) {

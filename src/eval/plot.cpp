@@ -14,8 +14,8 @@
 #include <limits>
 #include <system_error>
 
-#include "faceid/error.hpp"
-#include "faceid/fs.hpp"
+#include "faceid/core/error.hpp"
+#include "faceid/core/fs.hpp"
 
 extern char** environ;
 

@@ -8,7 +8,7 @@
 
 #include <fmt/format.h>
 
-#include "faceid/error.hpp"
+#include "faceid/core/error.hpp"
 #include "faceid/io/depth_io.hpp"
 
 namespace fs = std::filesystem;

@@ -13,8 +13,8 @@
 #include <opencv2/imgcodecs.hpp>
 #include <opencv2/imgproc.hpp>
 
-#include "faceid/error.hpp"
-#include "faceid/fs.hpp"
+#include "faceid/core/error.hpp"
+#include "faceid/core/fs.hpp"
 
 namespace faceid {
 namespace {

@@ -6,8 +6,8 @@
 #include <fmt/format.h>
 #include <opencv2/imgcodecs.hpp>
 
-#include "faceid/error.hpp"
-#include "faceid/fs.hpp"
+#include "faceid/core/error.hpp"
+#include "faceid/core/fs.hpp"
 #include "faceid/io/depth_io.hpp"
 
 namespace faceid {

@@ -7,8 +7,8 @@
 #include <fmt/format.h>
 #include <yaml-cpp/yaml.h>
 
-#include "faceid/error.hpp"
-#include "faceid/fs.hpp"
+#include "faceid/core/error.hpp"
+#include "faceid/core/fs.hpp"
 #include "faceid/io/dataset.hpp"
 
 namespace faceid {

@@ -4,7 +4,7 @@
 
 #include <fmt/format.h>
 
-#include "faceid/error.hpp"
+#include "faceid/core/error.hpp"
 
 namespace faceid {
 namespace {
@@ -83,18 +83,18 @@ LossOutput contrastive_loss(const torch::Tensor& emb_a, const torch::Tensor& emb
   std::vector<torch::Tensor> distances;
   std::vector<torch::Tensor> positive;
 
-  if (config.mining == "none" || config.mining == "batch_hard") {
+  if (config.mining != Mining::batch_all) {  // none, batch_hard
     distances.push_back(pair_distance(emb_a, emb_b));
     positive.push_back(y_bool);
   }
-  if (config.mining == "batch_all" || config.mining == "batch_hard") {
+  if (config.mining != Mining::none) {  // batch_all, batch_hard
     check_ids(ids_a, ids_b, same, n);
     const auto all = torch::cat({emb_a, emb_b});                     // [2N, D]
     const auto ids = torch::cat({ids_a, ids_b}).to(all.device());    // [2N]
     const auto dist = distance_matrix(all, all);                     // [2N, 2N]
     const auto same_person = ids.unsqueeze(1).eq(ids.unsqueeze(0));  // [2N, 2N]
     const auto not_self = torch::eye(2 * n, same_person.options()).logical_not();
-    if (config.mining == "batch_all") {
+    if (config.mining == Mining::batch_all) {
       const auto upper = torch::ones_like(same_person).triu(1);
       distances.push_back(dist.masked_select(upper));
       positive.push_back(same_person.masked_select(upper));
@@ -110,9 +110,6 @@ LossOutput contrastive_loss(const torch::Tensor& emb_a, const torch::Tensor& emb
       distances.push_back(neg_d);
       positive.push_back(torch::zeros(neg_d.size(0), pos_mask.options()));
     }
-  } else if (config.mining != "none") {
-    throw_bad_input(fmt::format("loss.mining: expected one of none|batch_all|batch_hard, got '{}'",
-                                config.mining));
   }
 
   const auto d = torch::cat(distances);
@@ -155,16 +152,17 @@ LossOutput margin_loss(const torch::Tensor& emb, const torch::Tensor& ids,
   const auto cosine = torch::mm(emb, w.t()).clamp(-1.0, 1.0);           // [N, C]
   const auto target_cos = cosine.gather(1, labels.unsqueeze(1));         // [N, 1]
   torch::Tensor target_logit;
-  if (config.type == "arcface") {
+  if (config.type == LossType::arcface) {
     // cos(theta + m) = cos cos m - sin sin m; the clamp keeps sqrt's gradient finite at |cos| = 1.
     const auto sine = torch::sqrt((1.0 - target_cos.square()).clamp_min(1e-9));
     const auto with_margin = target_cos * std::cos(m) - sine * std::sin(m);
     const double threshold = std::cos(M_PI - m);
     target_logit = torch::where(target_cos > threshold, with_margin, target_cos - std::sin(M_PI - m) * m);
-  } else if (config.type == "cosface") {
+  } else if (config.type == LossType::cosface) {
     target_logit = target_cos - m;
   } else {
-    throw_internal(fmt::format("margin_loss: loss.type '{}' is not a margin loss", config.type));
+    throw_internal(
+        fmt::format("margin_loss: loss.type '{}' is not a margin loss", to_string(config.type)));
   }
   const auto logits = s * cosine.scatter(1, labels.unsqueeze(1), target_logit);
   LossOutput out;

@@ -2,8 +2,9 @@
 
 #include <fmt/format.h>
 
-#include "faceid/error.hpp"
+#include "faceid/core/error.hpp"
 #include "faceid/model/loss.hpp"
+#include "model/fire.hpp"
 
 namespace faceid {
 namespace {
@@ -65,20 +66,11 @@ int window_out(int n, int kernel, int stride, bool ceil_mode) {
   return out;
 }
 
-bool is_beta(const std::string& variant) { return variant == "faceid_beta"; }
-
-void check_variant(const std::string& variant) {
-  if (variant != "squeezenet1_1" && !is_beta(variant)) {
-    throw_bad_input(
-        fmt::format("model.variant: expected one of squeezenet1_1|faceid_beta, got '{}'", variant));
-  }
-}
-
 // Side of the trunk's output map for an input of side `s`, 0 when the input is too small.
 // squeezenet1_1: conv 3x3/2, three max-pools 3/2 (ceil). faceid_beta: conv 5x5/2 valid, three
 // max-pools 3/2 (floor, Keras "valid"). Fire blocks and 1x1 convolutions keep the side.
-int trunk_side(const std::string& variant, int s) {
-  const bool beta = is_beta(variant);
+int trunk_side(ModelVariant variant, int s) {
+  const bool beta = variant == ModelVariant::faceid_beta;
   int n = window_out(s, beta ? 5 : 3, 2, false);
   for (int i = 0; i < 3; ++i) n = window_out(n, 3, 2, !beta);
   return n;
@@ -122,21 +114,19 @@ nn::Sequential beta_head(double dropout, int64_t dim, int side) {
 
 }  // namespace
 
-int min_input_size(const std::string& variant) {
-  check_variant(variant);
+int min_input_size(ModelVariant variant) {
   int s = 1;
   while (s < kMaxInputSize && trunk_side(variant, s) < 1) ++s;
   return s;
 }
 
-torch::nn::Sequential make_fire_for_test(int64_t in_channels, int64_t squeeze, int64_t expand,
+torch::nn::Sequential make_fire(int64_t in_channels, int64_t squeeze, int64_t expand,
                                          bool batch_norm) {
   return torch::nn::Sequential(Fire(in_channels, squeeze, expand, batch_norm));
 }
 
 EmbeddingNetImpl::EmbeddingNetImpl(const ModelConfig& model, int input_size)
     : config_(model), input_size_(input_size) {
-  check_variant(model.variant);
   if (model.embedding_dim < 1 || model.embedding_dim > kMaxEmbeddingDim) {
     throw_bad_input(fmt::format("model.embedding_dim: expected in [1, {}], got {}",
                                 kMaxEmbeddingDim, model.embedding_dim));
@@ -152,9 +142,9 @@ EmbeddingNetImpl::EmbeddingNetImpl(const ModelConfig& model, int input_size)
   if (side < 1) {
     throw_bad_input(
         fmt::format("preprocess.input_size: {} is too small for model.variant {} (minimum {})",
-                    input_size, model.variant, min_input_size(model.variant)));
+                    input_size, to_string(model.variant), min_input_size(model.variant)));
   }
-  if (is_beta(model.variant)) {
+  if (model.variant == ModelVariant::faceid_beta) {
     features_ = register_module("features", beta_trunk(model.dropout));
     head_ = register_module("head", beta_head(model.dropout, model.embedding_dim, side));
   } else {

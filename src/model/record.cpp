@@ -4,9 +4,8 @@
 
 #include <algorithm>
 #include <cstring>
-#include <limits>
 
-#include "faceid/error.hpp"
+#include "faceid/core/error.hpp"
 
 namespace faceid {
 namespace {
@@ -33,50 +32,8 @@ const char* type_name(size_t index) {
   return names[index];
 }
 
-void put_le(std::string& out, uint64_t value, int bytes) {
-  for (int i = 0; i < bytes; ++i) out.push_back(static_cast<char>((value >> (8 * i)) & 0xff));
-}
-
-uint64_t get_le(std::string_view in, size_t offset, int bytes) {
-  uint64_t v = 0;
-  for (int i = 0; i < bytes; ++i) {
-    v |= static_cast<uint64_t>(static_cast<unsigned char>(in[offset + i])) << (8 * i);
-  }
-  return v;
-}
-
-// Reads the payload front to back; every read is bounds-checked.
-class Reader {
- public:
-  explicit Reader(std::string_view s) : s_(s) {}
-  size_t left() const { return s_.size() - at_; }
-  size_t offset() const { return at_; }
-  uint64_t le(int bytes, const char* what) {
-    need(static_cast<size_t>(bytes), what);
-    const uint64_t v = get_le(s_, at_, bytes);
-    at_ += static_cast<size_t>(bytes);
-    return v;
-  }
-  std::string_view take(size_t n, const char* what) {
-    need(n, what);
-    const auto out = s_.substr(at_, n);
-    at_ += n;
-    return out;
-  }
-
- private:
-  void need(size_t n, const char* what) const {
-    if (left() < n) {
-      throw_bad_input(fmt::format("truncated record: {} needs {} bytes at offset {}, {} left",
-                                  what, n, at_, left()));
-    }
-  }
-  std::string_view s_;
-  size_t at_ = 0;
-};
-
-torch::Tensor read_tensor(Reader& in, const std::string& key) {
-  const auto code = static_cast<uint8_t>(in.le(1, "a tensor dtype"));
+torch::Tensor read_tensor(ByteReader& in, const std::string& key) {
+  const uint8_t code = in.u8("a tensor dtype");
   torch::ScalarType dtype;
   switch (code) {
     case 1: dtype = torch::kFloat32; break;
@@ -85,7 +42,7 @@ torch::Tensor read_tensor(Reader& in, const std::string& key) {
     case 4: dtype = torch::kUInt8; break;
     default: throw_bad_input(fmt::format("'{}': unknown tensor dtype code {}", key, code));
   }
-  const auto rank = static_cast<int>(in.le(1, "a tensor rank"));
+  const int rank = in.u8("a tensor rank");
   if (rank > kMaxRank) {
     throw_bad_input(fmt::format("'{}': tensor rank {}, at most {}", key, rank, kMaxRank));
   }
@@ -93,7 +50,7 @@ torch::Tensor read_tensor(Reader& in, const std::string& key) {
   std::vector<int64_t> dims(static_cast<size_t>(rank));
   uint64_t numel = 1;
   for (int i = 0; i < rank; ++i) {
-    const auto d = static_cast<int64_t>(in.le(8, "a tensor dimension"));
+    const auto d = static_cast<int64_t>(in.u64("a tensor dimension"));
     if (d < 0) throw_bad_input(fmt::format("'{}': negative tensor dimension {}", key, d));
     dims[static_cast<size_t>(i)] = d;
     // Bound the product by the bytes that remain before multiplying on (no overflow, no
@@ -104,7 +61,7 @@ torch::Tensor read_tensor(Reader& in, const std::string& key) {
     }
     numel *= static_cast<uint64_t>(d);
   }
-  const std::string_view data = in.take(numel * element, "tensor data");
+  const std::string_view data = in.bytes(numel * element, "tensor data");
   torch::Tensor t = torch::empty(dims, torch::TensorOptions().dtype(dtype));
   if (!data.empty()) std::memcpy(t.data_ptr(), data.data(), data.size());
   return t;
@@ -157,70 +114,58 @@ std::vector<std::string> Record::keys_under(const std::string& prefix) const {
 }
 
 std::string Record::serialize() const {
-  std::string out;
-  put_le(out, values_.size(), 4);
+  ByteWriter out;
+  out.put_u32(static_cast<uint32_t>(values_.size()));
   for (const auto& [key, value] : values_) {
     if (key.size() > kMaxKey) throw_internal(fmt::format("Record: key of {} bytes", key.size()));
-    put_le(out, key.size(), 2);
-    out += key;
+    out.put_str(key, LengthPrefix::u16);
     switch (value.index()) {
       case 0:
-        out.push_back(kInt);
-        put_le(out, static_cast<uint64_t>(std::get<int64_t>(value)), 8);
+        out.put_u8(kInt);
+        out.put_u64(static_cast<uint64_t>(std::get<int64_t>(value)));
         break;
-      case 1: {
-        out.push_back(kDouble);
-        uint64_t bits;
-        const double d = std::get<double>(value);
-        std::memcpy(&bits, &d, sizeof bits);
-        put_le(out, bits, 8);
+      case 1:
+        out.put_u8(kDouble);
+        out.put_f64(std::get<double>(value));
         break;
-      }
       case 2:
-        out.push_back(kString);
-        put_le(out, std::get<std::string>(value).size(), 8);
-        out += std::get<std::string>(value);
+        out.put_u8(kString);
+        out.put_str(std::get<std::string>(value), LengthPrefix::u64);
         break;
       default: {
         const torch::Tensor& t = std::get<torch::Tensor>(value);
-        out.push_back(kTensor);
-        out.push_back(static_cast<char>(dtype_code(t.scalar_type())));
-        out.push_back(static_cast<char>(t.dim()));
-        for (int64_t d : t.sizes()) put_le(out, static_cast<uint64_t>(d), 8);
-        out.append(static_cast<const char*>(t.data_ptr()), t.numel() * t.element_size());
+        out.put_u8(kTensor);
+        out.put_u8(dtype_code(t.scalar_type()));
+        out.put_u8(static_cast<uint8_t>(t.dim()));
+        for (int64_t d : t.sizes()) out.put_u64(static_cast<uint64_t>(d));
+        out.put_bytes(t.data_ptr(), t.numel() * t.element_size());
       }
     }
   }
-  return out;
+  return out.take();
 }
 
 Record Record::parse(std::string_view bytes) {
-  Reader in(bytes);
+  ByteReader in(bytes, "truncated record");
   Record out;
-  const uint64_t count = in.le(4, "the entry count");
-  for (uint64_t i = 0; i < count; ++i) {
-    const size_t key_size = in.le(2, "a key length");
+  const uint32_t count = in.u32("the entry count");
+  for (uint32_t i = 0; i < count; ++i) {
+    const size_t key_size = in.u16("a key length");
     if (key_size == 0 || key_size > kMaxKey) {
       throw_bad_input(fmt::format("entry {}: key of {} bytes", i, key_size));
     }
-    std::string key(in.take(key_size, "a key"));
+    std::string key(in.bytes(key_size, "a key"));
     if (out.values_.count(key) > 0) throw_bad_input(fmt::format("'{}' appears twice", key));
-    const auto type = static_cast<uint8_t>(in.le(1, "a value type"));
+    const uint8_t type = in.u8("a value type");
     switch (type) {
-      case kInt: out.values_[key] = static_cast<int64_t>(in.le(8, "an integer")); break;
-      case kDouble: {
-        const uint64_t bits = in.le(8, "a double");
-        double d;
-        std::memcpy(&d, &bits, sizeof d);
-        out.values_[key] = d;
-        break;
-      }
+      case kInt: out.values_[key] = static_cast<int64_t>(in.u64("an integer")); break;
+      case kDouble: out.values_[key] = in.f64("a double"); break;
       case kString: {
-        const uint64_t n = in.le(8, "a string length");
+        const uint64_t n = in.u64("a string length");
         if (n > in.left()) {
           throw_bad_input(fmt::format("'{}': string of {} bytes, {} left", key, n, in.left()));
         }
-        out.values_[key] = std::string(in.take(n, "a string"));
+        out.values_[key] = std::string(in.bytes(n, "a string"));
         break;
       }
       case kTensor: out.values_[key] = read_tensor(in, key); break;
@@ -290,47 +235,6 @@ void load_module_state(const Record& record, torch::nn::Module& module,
   torch::NoGradGuard no_grad;
   for (const auto& [name, t] : params) t.copy_(record.get_tensor("parameter/" + name));
   for (const auto& [name, t] : buffers) t.copy_(record.get_tensor("buffer/" + name));
-}
-
-std::string seal(const char* magic, uint32_t version, std::string_view payload) {
-  Fnv1a64 hash;
-  hash.update(payload.data(), payload.size());
-  std::string file(magic, 8);
-  put_le(file, version, 4);
-  put_le(file, payload.size(), 8);
-  put_le(file, hash.digest(), 8);
-  file += payload;
-  return file;
-}
-
-std::string_view unseal(const std::string& bytes, const char* magic, uint32_t version,
-                        const std::filesystem::path& path, const char* what) {
-  const std::string p = path.string();
-  if (bytes.size() < kSealedHeaderSize) {
-    throw_bad_input(fmt::format("{}: corrupt {} (truncated: {} bytes, the header alone is {})", p,
-                                what, bytes.size(), kSealedHeaderSize));
-  }
-  if (bytes.compare(0, 8, magic, 8) != 0) {
-    throw_bad_input(fmt::format("{}: not a faceid {} (bad magic)", p, what));
-  }
-  const uint64_t file_version = get_le(bytes, 8, 4);
-  if (file_version != version) {
-    throw_bad_input(
-        fmt::format("{}: {} format version {}, expected {}", p, what, file_version, version));
-  }
-  const uint64_t payload_size = get_le(bytes, 12, 8);
-  const uint64_t checksum = get_le(bytes, 20, 8);
-  if (bytes.size() - kSealedHeaderSize != payload_size) {
-    throw_bad_input(fmt::format("{}: corrupt {} (payload is {} bytes, header says {})", p, what,
-                                bytes.size() - kSealedHeaderSize, payload_size));
-  }
-  const std::string_view payload(bytes.data() + kSealedHeaderSize, payload_size);
-  Fnv1a64 hash;
-  hash.update(payload.data(), payload.size());
-  if (hash.digest() != checksum) {
-    throw_bad_input(fmt::format("{}: corrupt {} (checksum mismatch)", p, what));
-  }
-  return payload;
 }
 
 }  // namespace faceid

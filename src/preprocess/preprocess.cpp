@@ -10,7 +10,7 @@
 #include <fmt/format.h>
 #include <opencv2/imgproc.hpp>
 
-#include "faceid/error.hpp"
+#include "faceid/core/error.hpp"
 
 namespace faceid {
 namespace {
@@ -529,7 +529,7 @@ PreprocessResult preprocess(const Frame& frame, const PreprocessConfig& config) 
   PreprocessResult result;
   FaceCrop& crop = result.crop;
   crop.size = config.input_size;
-  if (config.crop == "fixed") {
+  if (config.crop == CropMode::fixed) {
     const cv::Rect window = kFixedWindow & cv::Rect(0, 0, frame.depth.mm.cols, frame.depth.mm.rows);
     std::vector<uint16_t> values;
     values.reserve(static_cast<size_t>(window.area()));
@@ -547,14 +547,12 @@ PreprocessResult preprocess(const Frame& frame, const PreprocessConfig& config) 
     std::nth_element(values.begin(), mid, values.end());
     crop.head_z_mm = *mid;
     crop.box = cv::Rect2f(kFixedWindow);
-  } else if (config.crop == "depth") {
+  } else {
     HeadLocation head;
     if (!locate_head(frame.depth, config, head, result.no_face_reason)) return result;
     crop.head_z_mm = head.z_mm;
     crop.box = cv::Rect2f(head.center.x - 0.5f * head.side_px, head.center.y - 0.5f * head.side_px,
                           head.side_px, head.side_px);
-  } else {
-    throw_bad_input(fmt::format("preprocess.crop: expected depth|fixed, got '{}'", config.crop));
   }
   cv::Mat color, depth;
   crop_identically(frame, crop.box, crop.size, color, depth);
@@ -569,9 +567,9 @@ uint64_t preprocess_fingerprint(const PreprocessConfig& c) {
       "faceid-preprocess v{};crop={};crop_mm={:.17g};input_size={};depth_range_mm={:.17g};"
       "min_depth_mm={:.17g};max_depth_mm={:.17g};min_blob_pixels={};face_shift={:.17g};"
       "fx={:.9g};fy={:.9g};mean={:.9g},{:.9g},{:.9g};std={:.9g},{:.9g},{:.9g}",
-      kPreprocessVersion, c.crop, c.crop_mm, c.input_size, c.depth_range_mm, c.min_depth_mm,
-      c.max_depth_mm, c.min_blob_pixels, c.face_shift, kDepthFx, kDepthFy, kColorMean[0],
-      kColorMean[1], kColorMean[2], kColorStd[0], kColorStd[1], kColorStd[2]);
+      kPreprocessVersion, to_string(c.crop), c.crop_mm, c.input_size, c.depth_range_mm,
+      c.min_depth_mm, c.max_depth_mm, c.min_blob_pixels, c.face_shift, kDepthFx, kDepthFy,
+      kColorMean[0], kColorMean[1], kColorMean[2], kColorStd[0], kColorStd[1], kColorStd[2]);
   uint64_t h = 14695981039346656037ull;  // FNV-1a 64
   for (const unsigned char ch : text) {
     h ^= ch;

@@ -5,11 +5,11 @@
 
 #include <fmt/format.h>
 
-#include "faceid/error.hpp"
+#include "faceid/core/error.hpp"
 #include "faceid/synth/attacks.hpp"
 #include "synth/render.hpp"
-#include "synth/rng.hpp"
 #include "synth/scene.hpp"
+#include "synth/streams.hpp"
 
 namespace faceid {
 
@@ -30,7 +30,7 @@ constexpr int kSheetCols = 36, kSheetRows = 48;
 // pixel `face_px` at depth `face_z`) lands on the sheet's origin, which is placed where the
 // frame puts the live face, turned by a damped pose and bent by `sag` mm.
 void make_sheet(Scene& sc, const SheetSize& size, const cv::Mat& source, cv::Point2f face_px,
-                float face_z, float sag, synth::Rng& rng) {
+                float face_z, float sag, Rng& rng) {
   const synth::FrameParams& fr = sc.frame;
   synth::Mesh& m = sc.mesh;
   m = synth::Mesh{};
@@ -67,9 +67,9 @@ void make_sheet(Scene& sc, const SheetSize& size, const cv::Mat& source, cv::Poi
 }
 
 Scene build_attack_scene(uint64_t seed, AttackType type, int person, int session, int pose) {
-  synth::Rng rng(synth::hash_key({seed, static_cast<uint64_t>(synth::Stream::attack),
-                                  static_cast<uint64_t>(type), static_cast<uint64_t>(person),
-                                  static_cast<uint64_t>(session), static_cast<uint64_t>(pose)}));
+  Rng rng(synth::hash_key({seed, static_cast<uint64_t>(synth::Stream::attack),
+                           static_cast<uint64_t>(type), static_cast<uint64_t>(person),
+                           static_cast<uint64_t>(session), static_cast<uint64_t>(pose)}));
   synth::FrameParams frame = synth::make_frame(seed, person, session, pose);
   if (type == AttackType::mask) {
     // A rigid cast: no expression, no gaze; worn like a face, so it follows the pose.
@@ -85,7 +85,7 @@ Scene build_attack_scene(uint64_t seed, AttackType type, int person, int session
         {0.86f, 0.70f, 0.62f},  // pale latex
         {0.78f, 0.58f, 0.42f},  // tan silicone
     };
-    const Rgb base = kMaterials[rng.below(5)];
+    const Rgb base = kMaterials[synth::modulo_below(rng, 5)];
     const auto vary = [&](float c) { return std::clamp(c * static_cast<float>(rng.normal(1, 0.05)), 0.0f, 1.0f); };
     sc.attack.mask_color = Rgb{vary(base.r), vary(base.g), vary(base.b)};
     sc.attack.eye_recess = static_cast<float>(rng.uniform(8, 16));
@@ -119,29 +119,6 @@ Scene build_attack_scene(uint64_t seed, AttackType type, int person, int session
 }
 
 }  // namespace
-
-const char* to_string(AttackType type) {
-  switch (type) {
-    case AttackType::photo:
-      return "photo";
-    case AttackType::screen:
-      return "screen";
-    case AttackType::mask:
-      return "mask";
-  }
-  return "photo";
-}
-
-AttackType parse_attack_type(const std::string& name) {
-  for (AttackType t : kAttackTypes) {
-    if (name == to_string(t)) return t;
-  }
-  throw_bad_input(fmt::format("attack type: expected photo|screen|mask, got '{}'", name));
-}
-
-std::filesystem::path attack_dataset_root(const std::filesystem::path& root, AttackType type) {
-  return root / kAttackFolderName / to_string(type);
-}
 
 SynthFrame render_attack_frame(uint64_t seed, AttackType type, int person, int session, int pose) {
   synth::check_frame_indices(person, session, pose);

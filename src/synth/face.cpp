@@ -3,7 +3,7 @@
 #include <algorithm>
 #include <cmath>
 
-#include "synth/rng.hpp"
+#include "synth/streams.hpp"
 
 namespace faceid::synth {
 
@@ -37,8 +37,8 @@ inline Rgb mix(const Rgb& a, const Rgb& b, float t) {
 
 // Value noise in [0, 1): hashed lattice, smooth interpolation.
 inline float lattice(uint64_t key, int ix, int iy) {
-  const uint64_t h = mix64(key ^ (static_cast<uint64_t>(static_cast<uint32_t>(ix)) << 32) ^
-                           static_cast<uint32_t>(iy));
+  const uint64_t h = splitmix_step(key ^ (static_cast<uint64_t>(static_cast<uint32_t>(ix)) << 32) ^
+                                   static_cast<uint32_t>(iy));
   return static_cast<float>(h >> 40) * (1.0f / 16777216.0f);
 }
 inline float value_noise(uint64_t key, float x, float y) {

@@ -1,13 +1,10 @@
 // Writing the synthetic data set: the VAP layout (or the compact PNG layout), in parallel,
 // atomically, resumable, plus ROOT/synth_manifest.yaml.
-#include <algorithm>
 #include <atomic>
 #include <exception>
 #include <iterator>
 #include <limits>
-#include <mutex>
 #include <system_error>
-#include <thread>
 #include <vector>
 
 #include <fmt/format.h>
@@ -15,8 +12,9 @@
 #include <opencv2/imgproc.hpp>
 #include <yaml-cpp/yaml.h>
 
-#include "faceid/error.hpp"
-#include "faceid/fs.hpp"
+#include "faceid/core/error.hpp"
+#include "faceid/core/fs.hpp"
+#include "faceid/core/worker_pool.hpp"
 #include "faceid/io/depth_io.hpp"
 #include "faceid/io/face_truth.hpp"
 #include "faceid/synth/attacks.hpp"
@@ -248,40 +246,21 @@ void generate_synth_dataset(const SynthOptions& o, const std::function<void(int,
       }
     }
   }
-  const int total = static_cast<int>(jobs.size());
-  int threads = o.threads > 0 ? o.threads : static_cast<int>(std::thread::hardware_concurrency());
-  threads = std::clamp(threads, 1, total);
-
-  std::atomic<int> next{0};
   std::atomic<int> written{0};
-  std::atomic<bool> failed{false};
-  std::mutex mutex;  // guards done, error and the progress callback
-  int done = 0;
-  std::exception_ptr error;
-  auto worker = [&] {
-    while (!failed.load()) {
-      const int i = next.fetch_add(1);
-      if (i >= total) break;
-      try {
-        if (write_frame(o, jobs[static_cast<size_t>(i)])) written.fetch_add(1);
-        std::lock_guard<std::mutex> lock(mutex);
-        ++done;
-        if (progress) progress(done, total);
-      } catch (...) {
-        std::lock_guard<std::mutex> lock(mutex);
-        if (!error) error = std::current_exception();
-        failed.store(true);
-        break;
-      }
-    }
+  const auto write_job = [&](size_t i) {
+    if (write_frame(o, jobs[i])) written.fetch_add(1);
   };
-  if (threads == 1) {
-    worker();
-  } else {
-    std::vector<std::thread> pool;
-    pool.reserve(static_cast<size_t>(threads));
-    for (int t = 0; t < threads; ++t) pool.emplace_back(worker);
-    for (auto& t : pool) t.join();
+  PoolProgress frames_done;
+  if (progress) {
+    frames_done = [&](size_t done, size_t total) {
+      progress(static_cast<int>(done), static_cast<int>(total));
+    };
+  }
+  std::exception_ptr error;  // frames_written counts the frames of a failed run too
+  try {
+    parallel_for(jobs.size(), o.threads, write_job, frames_done);
+  } catch (...) {
+    error = std::current_exception();
   }
   if (o.frames_written) *o.frames_written = written.load();
   if (error) std::rethrow_exception(error);

@@ -3,7 +3,7 @@
 #include <algorithm>
 #include <cmath>
 
-#include "synth/rng.hpp"
+#include "synth/streams.hpp"
 
 namespace faceid::synth {
 
@@ -96,11 +96,11 @@ IdentityParams make_identity(uint64_t seed, int person) {
   const float lip_dark = static_cast<float>(rng.normal(0.9, 0.06, 0.75, 1.05));
   p.lips = {p.skin.r * lip_tint.r * lip_dark, p.skin.g * lip_tint.g * lip_dark,
             p.skin.b * lip_tint.b * lip_dark};
-  p.iris = jitter(rng, palette(kIris, rng.uniform() * (0.5 + 0.5 * tone) + 0.5 * tone), 0.08);
+  p.iris = jitter(rng, palette(kIris, rng.uniform01() * (0.5 + 0.5 * tone) + 0.5 * tone), 0.08);
   Rgb hair;
-  const double hair_kind = rng.uniform();
+  const double hair_kind = rng.uniform01();
   if (hair_kind < 0.06) {
-    hair = lerp({0.45f, 0.20f, 0.10f}, {0.65f, 0.35f, 0.18f}, static_cast<float>(rng.uniform()));
+    hair = lerp({0.45f, 0.20f, 0.10f}, {0.65f, 0.35f, 0.18f}, static_cast<float>(rng.uniform01()));
   } else if (hair_kind < 0.14) {
     const float g = static_cast<float>(rng.uniform(0.4, 0.8));
     hair = {g, g * 0.98f, g * 0.95f};
@@ -146,9 +146,9 @@ SessionParams make_session(uint64_t seed, int person, int session, const Identit
   s.hair_shift = static_cast<float>(rng.normal(1, 0.07, 0.85, 1.15));
   s.hair_volume = static_cast<float>(rng.normal(1, 0.12, 0.75, 1.25));
   s.glasses_on = id.glasses && rng.chance(id.glasses_prob);
-  s.clothing = jitter(rng, kClothing[rng.below(8)], 0.12);
+  s.clothing = jitter(rng, kClothing[modulo_below(rng, 8)], 0.12);
   s.clothing_stripes = rng.chance(0.3) ? static_cast<float>(rng.uniform(0.1, 0.4)) : 0.0f;
-  s.wall = jitter(rng, kWall[rng.below(5)], 0.04);
+  s.wall = jitter(rng, kWall[modulo_below(rng, 5)], 0.04);
   s.wall_distance = static_cast<float>(rng.uniform(1500, 2500));
   s.wall_tilt = static_cast<float>(rng.uniform(-15, 15) * kDeg);
   s.doorway = rng.chance(0.15);
@@ -182,7 +182,7 @@ void draw_distractors(uint64_t seed, int person, int session, int pose, const Di
   {
     Rng rng = distractor_rng(seed, Kind::empty, person, session, pose);
     f.no_person = rng.chance(d.empty);
-    f.empty_kind = rng.below(4);
+    f.empty_kind = modulo_below(rng, 4);
   }
   {
     Rng rng = distractor_rng(seed, Kind::off_centre, person, session, pose);
@@ -205,7 +205,7 @@ void draw_distractors(uint64_t seed, int person, int session, int pose, const Di
     Rng rng = distractor_rng(seed, Kind::shadow, person, session, pose);
     f.shadow = rng.chance(d.shadow);
     f.shadow_band = static_cast<float>(rng.uniform(12, 40));
-    f.shadow_widen = 2 + rng.below(4);
+    f.shadow_widen = 2 + modulo_below(rng, 4);
   }
   {
     Rng rng = distractor_rng(seed, Kind::hand, person, session, pose);
@@ -226,13 +226,13 @@ void draw_distractors(uint64_t seed, int person, int session, int pose, const Di
     f.chair_rise = static_cast<float>(rng.uniform(0, 250));
     f.chair_thickness = static_cast<float>(rng.uniform(50, 90));
     f.chair_recline = static_cast<float>(rng.uniform(0, 15) * kDeg);
-    f.chair_color = jitter(rng, kChair[rng.below(5)], 0.1);
+    f.chair_color = jitter(rng, kChair[modulo_below(rng, 5)], 0.1);
   }
   {
     Rng rng = distractor_rng(seed, Kind::second_person, person, session, pose);
     f.second_person = rng.chance(d.second_person);
-    f.second_identity = 1000000000 + rng.below(1000000);
-    f.second_pose = 1 + rng.below(kPoseCount);
+    f.second_identity = 1000000000 + modulo_below(rng, 1000000);
+    f.second_pose = 1 + modulo_below(rng, kPoseCount);
     f.second_dz = static_cast<float>(rng.uniform(300, 1200));
     f.second_x = static_cast<float>((rng.chance(0.5) ? 1 : -1) * rng.uniform(0.45, 0.85));
     f.second_y = static_cast<float>(rng.uniform(-150, 60));
@@ -254,7 +254,7 @@ FrameParams make_frame(uint64_t seed, int person, int session, int pose, const D
   f.yaw = static_cast<float>((p.yaw + rng.normal(0, 2.0, -4, 4)) * kDeg);
   f.pitch = static_cast<float>((p.pitch + rng.normal(0, 2.0, -4, 4)) * kDeg);
   f.roll = static_cast<float>((p.roll + rng.normal(0, 1.5, -3, 3)) * kDeg);
-  const double e = rng.uniform();
+  const double e = rng.uniform01();
   f.expression = e < 0.4    ? Expression::neutral
                  : e < 0.65 ? Expression::smile
                  : e < 0.8  ? Expression::open_mouth
@@ -262,7 +262,7 @@ FrameParams make_frame(uint64_t seed, int person, int session, int pose, const D
   f.expression_amount = static_cast<float>(rng.uniform(0.5, 1.0));
   // One draw mapped to the range: version 1's range (625-1060) gives version 1's distances.
   f.distance = static_cast<float>(static_cast<double>(d.min_distance) +
-                                  (static_cast<double>(d.max_distance) - d.min_distance) * rng.uniform());
+                                  (static_cast<double>(d.max_distance) - d.min_distance) * rng.uniform01());
   f.offset_x = static_cast<float>(rng.uniform(-60, 60));
   f.offset_y = static_cast<float>(rng.uniform(-60, 30));
   f.light_jitter_az = static_cast<float>(rng.normal(0, 8) * kDeg);

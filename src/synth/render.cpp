@@ -7,11 +7,11 @@
 #include <fmt/format.h>
 #include <opencv2/imgproc.hpp>
 
-#include "faceid/error.hpp"
+#include "faceid/core/error.hpp"
 #include "synth/raster.hpp"
-#include "synth/rng.hpp"
 #include "synth/scene.hpp"
 #include "synth/sensor.hpp"
+#include "synth/streams.hpp"
 
 namespace faceid::synth {
 

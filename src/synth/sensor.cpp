@@ -7,8 +7,8 @@
 
 #include <opencv2/imgproc.hpp>
 
-#include "faceid/error.hpp"
-#include "synth/rng.hpp"
+#include "faceid/core/error.hpp"
+#include "synth/streams.hpp"
 
 namespace faceid::synth {
 
@@ -112,9 +112,9 @@ cv::Mat simulate_depth(const IdealDepth& ideal, uint64_t key) {
   }
 
   // Random blobs of missing readings.
-  const int blobs = rng.below(8);
+  const int blobs = modulo_below(rng, 8);
   for (int k = 0; k < blobs; ++k) {
-    const int cx = rng.below(w), cy = rng.below(h), r = 1 + rng.below(3);
+    const int cx = modulo_below(rng, w), cy = modulo_below(rng, h), r = 1 + modulo_below(rng, 3);
     for (int y = std::max(0, cy - r); y <= std::min(h - 1, cy + r); ++y) {
       for (int x = std::max(0, cx - r); x <= std::min(w - 1, cx + r); ++x) {
         if ((x - cx) * (x - cx) + (y - cy) * (y - cy) <= r * r) hole[static_cast<size_t>(y) * w + x] = 1;

@@ -4,14 +4,13 @@
 #include <fmt/format.h>
 #include <torch/version.h>
 
-#include "faceid/error.hpp"
+#include "faceid/core/error.hpp"
 
 namespace faceid {
 
-torch::ScalarType amp_dtype(const std::string& amp, torch::Device device) {
-  if (amp == "none") return torch::kFloat;
-  if (amp == "bf16") return torch::kBFloat16;
-  if (amp == "fp16") {
+torch::ScalarType amp_dtype(AmpMode amp, torch::Device device) {
+  if (amp == AmpMode::bf16) return torch::kBFloat16;
+  if (amp == AmpMode::fp16) {
     if (!device.is_cuda()) {
       throw_bad_input(fmt::format("train.amp: fp16 needs a CUDA device, and the step runs on {} "
                                   "(use bf16 on a CPU)",
@@ -19,7 +18,7 @@ torch::ScalarType amp_dtype(const std::string& amp, torch::Device device) {
     }
     return torch::kHalf;
   }
-  throw_bad_input(fmt::format("train.amp: expected none|bf16|fp16, got '{}'", amp));
+  return torch::kFloat;
 }
 
 namespace {

@@ -5,15 +5,16 @@
 
 #include <torch/torch.h>
 
-#include <string>
 #include <vector>
+
+#include "faceid/core/config.hpp"
 
 namespace faceid {
 
 // train.amp for a step on `device`: kFloat for none, kBFloat16, kHalf. fp16 on a CPU device is
 // Errc::bad_input naming train.amp (CPU autocast is bf16; fp16 there has no loss-scaling kernels
 // in LibTorch 1.x and no speed-up).
-torch::ScalarType amp_dtype(const std::string& amp, torch::Device device);
+torch::ScalarType amp_dtype(AmpMode amp, torch::Device device);
 
 // Autocast of `device_type` to `dtype` while alive (a no-op for kFloat). Restores the previous
 // state on exit, and clears the autocast cast cache when the outermost scope ends.

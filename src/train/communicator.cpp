@@ -15,8 +15,8 @@
 
 #include <fmt/format.h>
 
-#include "core/device.hpp"
-#include "faceid/error.hpp"
+#include "faceid/model/device.hpp"
+#include "faceid/core/error.hpp"
 
 #ifndef USE_C10D_GLOO
 #error "communicator.cpp needs -DUSE_C10D_GLOO (CMakeLists.txt sets it; install libgloo-dev)"

@@ -8,7 +8,7 @@
 #include <memory>
 #include <vector>
 
-#include "faceid/eval/distances.hpp"
+#include "faceid/core/embeddings.hpp"
 #include "faceid/train/distributed.hpp"
 
 namespace faceid {

@@ -16,7 +16,7 @@
 
 #include <fmt/format.h>
 
-#include "faceid/error.hpp"
+#include "faceid/core/error.hpp"
 
 extern char** environ;
 

@@ -1,4 +1,4 @@
-#include "train/train_step.hpp"
+#include "faceid/train/train_step.hpp"
 
 #include "faceid/model/loss.hpp"
 #include "train/amp.hpp"
@@ -11,7 +11,7 @@ std::unique_ptr<torch::optim::Optimizer> make_optimizer(EmbeddingNet& model,
                                                         const torch::Tensor& classifier) {
   std::vector<torch::Tensor> params = model->parameters();
   if (classifier.defined()) params.push_back(classifier);
-  if (t.optimizer == "sgd") {
+  if (t.optimizer == OptimizerKind::sgd) {
     return std::make_unique<torch::optim::SGD>(
         params,
         torch::optim::SGDOptions(t.lr).momentum(t.momentum).weight_decay(t.weight_decay));
@@ -33,7 +33,7 @@ double train_step(EmbeddingNet& model, torch::optim::Optimizer& optimizer,
   }
   emb = emb.to(torch::kFloat);  // the loss and its normalisations in fp32
   const LossOutput out =
-      loss.type == "contrastive"
+      loss.type == LossType::contrastive
           ? contrastive_loss(emb.narrow(0, 0, n), emb.narrow(0, n, n), same, person_a, person_b,
                              loss)
           : margin_loss(emb, torch::cat({person_a, person_b}), classifier, loss);

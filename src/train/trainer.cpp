@@ -1,51 +1,102 @@
 #include "faceid/train/trainer.hpp"
 
 #include <torch/torch.h>
+#include <yaml-cpp/yaml.h>
 
+#include <algorithm>
 #include <chrono>
 #include <cmath>
 #include <cstdio>
+#include <cstdlib>
 #include <ctime>
 #include <fstream>
 #include <functional>
 #include <initializer_list>
 #include <limits>
+#include <memory>
 
 #include <fmt/format.h>
 
-#include "core/device.hpp"
-#include "faceid/data/batch_loader.hpp"
+#include "faceid/core/csv.hpp"
+#include "faceid/core/error.hpp"
+#include "faceid/core/fs.hpp"
+#include "faceid/data/augment.hpp"
 #include "faceid/data/frame_store.hpp"
+#include "faceid/data/pair_sampler.hpp"
 #include "faceid/data/split.hpp"
-#include "faceid/error.hpp"
 #include "faceid/eval/distances.hpp"
 #include "faceid/eval/metrics.hpp"
 #include "faceid/eval/plot.hpp"
-#include "faceid/fs.hpp"
-#include "faceid/infer/unlock_sim.hpp"
+#include "faceid/eval/unlock_sim.hpp"
 #include "faceid/io/dataset.hpp"
+#include "faceid/model/checkpoint.hpp"
+#include "faceid/model/device.hpp"
+#include "faceid/model/embed_batch.hpp"
 #include "faceid/model/loss.hpp"
 #include "faceid/model/model.hpp"
-#include "faceid/train/checkpoint.hpp"
-#include "infer/embed_batch.hpp"
+#include "faceid/train/batch_loader.hpp"
+#include "faceid/train/train_step.hpp"
 #include "train/amp.hpp"
 #include "train/communicator.hpp"
-#include "train/train_step.hpp"
+#include "train/progress.hpp"
 
 namespace faceid {
+
+double learning_rate_at(const TrainConfig& t, int64_t step) {
+  const double total = static_cast<double>(t.epochs) * t.steps_per_epoch;
+  const double warmup = t.warmup_epochs * t.steps_per_epoch;
+  const double s = static_cast<double>(step);
+  if (warmup > 0 && s < warmup) return t.lr * (s + 1.0) / warmup;
+  switch (t.schedule) {
+    case Schedule::constant:
+      return t.lr;
+    case Schedule::step: {
+      const int64_t epoch = step / t.steps_per_epoch;
+      return t.lr * std::pow(t.step_gamma, static_cast<double>(epoch / t.step_epochs));
+    }
+    case Schedule::cosine: {
+      const double span = std::max(1.0, total - warmup);
+      const double progress = std::min(1.0, (s - warmup) / span);
+      return 0.5 * t.lr * (1.0 + std::cos(M_PI * progress));
+    }
+  }
+  throw_internal(fmt::format("learning_rate_at: train.schedule has no rule for value {}",
+                             static_cast<int>(t.schedule)));
+}
+
+std::string metrics_csv_header() {
+  return "epoch,step,lr,train_loss,val_genuine_mean,val_impostor_mean,val_auc,val_eer,"
+         "val_eer_threshold,val_tar_at_far_1e-3,pairs_per_second,data_wait_fraction,seconds";
+}
+
+std::string metrics_csv_row(const EpochMetrics& m) {
+  return fmt::format("{},{},{:.6g},{:.6f},{:.6f},{:.6f},{:.6f},{:.6f},{:.6f},{:.6f},{:.1f},{:.4f},{:.2f}",
+                     m.epoch, m.step, m.lr, m.train_loss, m.genuine_mean, m.impostor_mean, m.auc,
+                     m.eer, m.eer_threshold, m.tar_at_far_1e3, m.pairs_per_second,
+                     m.data_wait_fraction, m.seconds);
+}
+
+std::filesystem::path default_run_dir(const Config& config, const std::string& config_path) {
+  const std::time_t now = std::time(nullptr);
+  std::tm tm{};
+  gmtime_r(&now, &tm);
+  char stamp[32];
+  std::strftime(stamp, sizeof stamp, "%Y%m%d-%H%M%S", &tm);
+  const std::string stem =
+      config_path.empty() ? "run" : std::filesystem::path(config_path).stem().string();
+  return std::filesystem::path(config.train.out_dir) / fmt::format("{}-{}", stem, stamp);
+}
+
 namespace {
 
 using Clock = std::chrono::steady_clock;
+using Log = std::function<void(const std::string&)>;
 
 double seconds_since(Clock::time_point t0) {
   return std::chrono::duration<double>(Clock::now() - t0).count();
 }
 
-std::filesystem::path resolve_root(const std::string& root) { return std::filesystem::path(root); }
-
-void set_lr(torch::optim::Optimizer& optimizer, double lr) {
-  for (auto& group : optimizer.param_groups()) group.options().set_lr(lr);
-}
+// ---- the run folder ---------------------------------------------------------------------------
 
 std::string split_yaml(const Split& split, const std::string& root) {
   YAML::Emitter e;
@@ -90,7 +141,8 @@ void remove_stale_temporaries(const std::filesystem::path& run_dir) {
 }
 
 // On resume: keeps the header and the rows of epochs <= `epoch` (rows that a killed run appended
-// after its last checkpoint, and any partial last line, would otherwise be duplicated).
+// after its last checkpoint, and any partial last line, would otherwise be duplicated). Works on
+// lines, not fields: a line cut short by the kill is exactly what it drops.
 void trim_metrics(const std::filesystem::path& path, int64_t epoch) {
   std::ifstream in(path);
   if (!in) return;
@@ -108,101 +160,24 @@ void trim_metrics(const std::filesystem::path& path, int64_t epoch) {
   if (changed) write_file_atomic(path, kept);
 }
 
-struct Validation {
-  RocSummary roc;
-  OperatingPoint operating;  // unlock attempts at unlock.target_far
-};
-
-// Validation: embed every held-out frame, all pairs, exact ROC, and the operating threshold of
-// unlock attempts at unlock.target_far. Data-parallel: each rank embeds its contiguous share of
-// the frames, the shares are gathered, rank 0 computes the ROC (the other ranks return an empty
-// summary: they write nothing).
-Validation validate(EmbeddingNet& model, const FrameStore& store, torch::Device device,
-                    int embedding_dim, const UnlockConfig& unlock, Communicator* comm) {
-  std::vector<std::vector<float>> owned;
-  const std::vector<const float*> crops = crop_pointers(store, owned);
-  std::vector<int> labels;
-  for (const auto& f : store.frames()) labels.push_back(f.person);
-  Embeddings emb;
-  if (comm == nullptr) {
-    emb = embed_crops(model, crops, store.crop_size(), device);
-  } else {
-    const size_t n = crops.size();
-    const size_t w = static_cast<size_t>(comm->world_size());
-    const size_t r = static_cast<size_t>(comm->rank());
-    const auto lo = static_cast<std::ptrdiff_t>(n * r / w);
-    const auto hi = static_cast<std::ptrdiff_t>(n * (r + 1) / w);
-    const std::vector<const float*> mine(crops.begin() + lo, crops.begin() + hi);
-    const Embeddings part = mine.empty() ? Embeddings(0, embedding_dim)
-                                         : embed_crops(model, mine, store.crop_size(), device);
-    emb = comm->all_gather_rows(part);
-    if (comm->rank() != 0) return Validation{};
-  }
-  std::vector<FrameRef> refs;
-  refs.reserve(store.size());
-  for (const auto& f : store.frames()) refs.push_back(f.ref);
-  Validation v;
-  v.operating = calibrate_operating_point(emb, labels, refs, store.persons().size(), unlock,
-                                          unlock.target_far);
-  PairDistances pd = all_pair_distances_exact(emb, labels, 1);
-  ExactRoc roc(std::move(pd.genuine), std::move(pd.impostor));
-  v.roc = roc.summary({1e-3});
-  return v;
-}
-
-class Progress {
- public:
-  Progress(bool bar, std::function<void(const std::string&)> log) : bar_(bar), log_(std::move(log)) {}
-  void step(int64_t epoch, int64_t epochs, int64_t i, int64_t steps, double loss, double pps) {
-    if (bar_) {
-      const int width = 30;
-      const int filled = static_cast<int>(width * (i + 1) / steps);
-      std::fprintf(stderr, "\repoch %lld/%lld [%s%s] %lld/%lld loss %.4f %.0f pairs/s ",
-                   static_cast<long long>(epoch), static_cast<long long>(epochs),
-                   std::string(filled, '#').c_str(), std::string(width - filled, '.').c_str(),
-                   static_cast<long long>(i + 1), static_cast<long long>(steps), loss, pps);
-      std::fflush(stderr);
-    } else {
-      const int64_t every = std::max<int64_t>(1, steps / 4);
-      if ((i + 1) % every == 0 || i + 1 == steps) {
-        log_(fmt::format("epoch {}/{} step {}/{} loss {:.4f} {:.0f} pairs/s", epoch, epochs, i + 1,
-                         steps, loss, pps));
-      }
-    }
-  }
-  void end_epoch() {
-    if (bar_) std::fprintf(stderr, "\n");
-  }
-
- private:
-  bool bar_;
-  std::function<void(const std::string&)> log_;
-};
-
-// Training curves from the whole metrics.csv (resumed runs included): loss and validation EER.
+// Training curves from the whole metrics.csv (resumed runs included): loss, validation EER and
+// the mean validation distances, columns looked up by name. No file (no epoch yet): no plot.
 void plot_curves(const std::filesystem::path& metrics_csv, const std::filesystem::path& png) {
-  std::ifstream in(metrics_csv);
-  std::string line;
-  std::getline(in, line);  // header
-  LineSeries loss{"train loss", {}, {}}, eer{"validation EER", {}, {}}, gen{"val genuine mean", {}, {}},
-      imp{"val impostor mean", {}, {}};
-  while (std::getline(in, line)) {
-    std::vector<double> v;
-    size_t start = 0;
-    while (start <= line.size()) {
-      const size_t comma = std::min(line.find(',', start), line.size());
-      v.push_back(std::strtod(line.substr(start, comma - start).c_str(), nullptr));
-      start = comma + 1;
+  if (!std::filesystem::exists(metrics_csv)) return;
+  const CsvTable csv = CsvTable::read(metrics_csv);
+  const size_t epoch = csv.column("epoch");
+  LineSeries loss{"train loss", {}, {}}, eer{"validation EER", {}, {}},
+      gen{"val genuine mean", {}, {}}, imp{"val impostor mean", {}, {}};
+  const std::pair<LineSeries*, size_t> series[] = {{&loss, csv.column("train_loss")},
+                                                   {&gen, csv.column("val_genuine_mean")},
+                                                   {&imp, csv.column("val_impostor_mean")},
+                                                   {&eer, csv.column("val_eer")}};
+  for (size_t row = 0; row < csv.rows(); ++row) {
+    const double x = csv.number(row, epoch);
+    for (const auto& [s, column] : series) {
+      s->x.push_back(x);
+      s->y.push_back(csv.number(row, column));
     }
-    if (v.size() < 8) continue;
-    loss.x.push_back(v[0]);
-    loss.y.push_back(v[3]);
-    gen.x.push_back(v[0]);
-    gen.y.push_back(v[4]);
-    imp.x.push_back(v[0]);
-    imp.y.push_back(v[5]);
-    eer.x.push_back(v[0]);
-    eer.y.push_back(v[7]);
   }
   if (loss.x.empty()) return;
   LinePlotOptions o;
@@ -212,68 +187,85 @@ void plot_curves(const std::filesystem::path& metrics_csv, const std::filesystem
   plot_lines(png, {loss, eer, gen, imp}, o);
 }
 
-// BatchNorm layers to eval mode (running statistics, no update): train.freeze_batch_norm.
-void freeze_batch_norm(EmbeddingNet& model) {
-  for (const auto& m : model->modules(/*include_self=*/false)) {
-    if (auto* bn = m->as<torch::nn::BatchNorm2d>()) bn->eval();
+// ---- the run's state, handed from stage to stage ----------------------------------------------
+
+// Fixed once set up: who speaks, where the files go, the device, the ranks.
+struct Run {
+  Run(const Config& c, const TrainOptions& o) : config(c), options(o) {}
+  const Config& config;
+  const TrainOptions& options;
+  Log log;      // rank 0's log; the other ranks keep quiet
+  bool rank0 = true;
+  std::filesystem::path dir, last_path, best_path, metrics_path;
+  std::string config_yaml;  // the resolved config: config.yaml and every checkpoint
+  torch::Device device = torch::kCPU;
+  torch::ScalarType amp = torch::kFloat;  // autocast dtype of the step (kFloat: none)
+  std::unique_ptr<Communicator> comm;     // data-parallel: set by join_ranks
+};
+
+// The person split and the loaded frames.
+struct RunData {
+  Split split;
+  FrameStore train;
+  FrameStore val;
+};
+
+// What the loop changes and a checkpoint carries: weights, the margin losses' classifier, the
+// optimiser, and the position in the schedule.
+struct TrainState {
+  EmbeddingNet model{nullptr};
+  torch::Tensor classifier;  // defined for the margin losses only
+  std::unique_ptr<torch::optim::Optimizer> optimizer;
+  int64_t start_epoch = 0;  // epochs done before this invocation
+  int64_t step = 0;         // optimiser steps done
+  double best_eer = std::numeric_limits<double>::infinity();
+};
+
+// ---- set up -----------------------------------------------------------------------------------
+
+// Validates the config, refuses to train over a finished run, picks the device, threads and
+// autocast, seeds torch.
+Run set_up(const Config& config, const TrainOptions& options) {
+  validate(config, "run_training");
+  const DistEnv& dist = options.distributed;
+  const TrainConfig& t = config.train;
+  Run run(config, options);
+  run.rank0 = dist.rank == 0;
+  // Ranks other than 0 keep quiet: rank 0 speaks for the run; their errors still reach stderr.
+  run.log = !run.rank0   ? Log([](const std::string&) {})
+            : options.log ? options.log
+                          : Log([](const std::string& s) { std::fprintf(stderr, "%s\n", s.c_str()); });
+  if (options.run_dir.empty()) throw_internal("run_training: no run folder given");
+  run.dir = options.run_dir;
+  run.last_path = run.dir / "last.pt";
+  run.best_path = run.dir / "best.pt";
+  run.metrics_path = run.dir / "metrics.csv";
+  if (options.resume.empty() && !options.overwrite && std::filesystem::exists(run.last_path)) {
+    throw_bad_input(fmt::format(
+        "{}: run folder already holds a run (last.pt); use --resume {} or --overwrite or another "
+        "--out", run.dir.string(), run.last_path.string()));
   }
-}
+  run.config_yaml = to_yaml(config);
 
-// Floating-point buffers (BatchNorm running mean and variance): averaged over the ranks.
-std::vector<torch::Tensor> float_buffers(EmbeddingNet& model) {
-  std::vector<torch::Tensor> out;
-  for (const auto& b : model->buffers()) {
-    if (b.is_floating_point()) out.push_back(b);
+  run.device = resolve_device(t.device);
+  if (dist.distributed() && run.device.is_cuda()) {
+    run.device = torch::Device(torch::kCUDA, dist.local_rank);
   }
-  return out;
+  const int threads = configure_cpu_threads(t.threads, dist.local_world_size);
+  run.amp = amp_dtype(t.amp, run.device);  // fp16 on a CPU: refused here
+  configure_cuda(run.device, t.cudnn_benchmark, t.allow_tf32);
+  torch::manual_seed(static_cast<uint64_t>(t.seed));
+  run.log(fmt::format("device {} · {} CPU thread(s){}", run.device.str(), threads,
+                      run.amp == torch::kFloat ? "" : fmt::format(" · amp {}", to_string(t.amp))));
+  return run;
 }
 
-}  // namespace
-
-double learning_rate_at(const TrainConfig& t, int64_t step) {
-  const double total = static_cast<double>(t.epochs) * t.steps_per_epoch;
-  const double warmup = t.warmup_epochs * t.steps_per_epoch;
-  const double s = static_cast<double>(step);
-  if (warmup > 0 && s < warmup) return t.lr * (s + 1.0) / warmup;
-  if (t.schedule == "constant") return t.lr;
-  if (t.schedule == "step") {
-    const int64_t epoch = step / t.steps_per_epoch;
-    return t.lr * std::pow(t.step_gamma, static_cast<double>(epoch / t.step_epochs));
-  }
-  const double span = std::max(1.0, total - warmup);
-  const double progress = std::min(1.0, (s - warmup) / span);
-  return 0.5 * t.lr * (1.0 + std::cos(M_PI * progress));
-}
-
-std::string metrics_csv_header() {
-  return "epoch,step,lr,train_loss,val_genuine_mean,val_impostor_mean,val_auc,val_eer,"
-         "val_eer_threshold,val_tar_at_far_1e-3,pairs_per_second,data_wait_fraction,seconds";
-}
-
-std::string metrics_csv_row(const EpochMetrics& m) {
-  return fmt::format("{},{},{:.6g},{:.6f},{:.6f},{:.6f},{:.6f},{:.6f},{:.6f},{:.6f},{:.1f},{:.4f},{:.2f}",
-                     m.epoch, m.step, m.lr, m.train_loss, m.genuine_mean, m.impostor_mean, m.auc,
-                     m.eer, m.eer_threshold, m.tar_at_far_1e3, m.pairs_per_second,
-                     m.data_wait_fraction, m.seconds);
-}
-
-std::filesystem::path default_run_dir(const Config& config, const std::string& config_path) {
-  const std::time_t now = std::time(nullptr);
-  std::tm tm{};
-  gmtime_r(&now, &tm);
-  char stamp[32];
-  std::strftime(stamp, sizeof stamp, "%Y%m%d-%H%M%S", &tm);
-  const std::string stem =
-      config_path.empty() ? "run" : std::filesystem::path(config_path).stem().string();
-  return std::filesystem::path(config.train.out_dir) / fmt::format("{}-{}", stem, stamp);
-}
-
-namespace {
+// ---- data -------------------------------------------------------------------------------------
 
 // Frames without a face are skipped and reported; a data set where many are is refused (a
 // locator that cannot find the heads of this capture setup would train on nothing).
 void check_faces_found(const DataConfig& data, std::initializer_list<const FrameStore*> stores,
-                       const std::function<void(const std::string&)>& log) {
+                       const Log& log) {
   constexpr size_t kListed = 10;
   size_t frames = 0, no_face = 0;
   const SkippedFrame* first = nullptr;
@@ -298,299 +290,405 @@ void check_faces_found(const DataConfig& data, std::initializer_list<const Frame
   }
 }
 
-}  // namespace
-
-TrainResult run_training(const Config& config, const TrainOptions& options) {
-  const DistEnv& dist = options.distributed;
-  const bool rank0 = dist.rank == 0;
-  // Ranks other than 0 keep quiet: rank 0 speaks for the run; their errors still reach stderr.
-  auto log = !rank0        ? std::function<void(const std::string&)>([](const std::string&) {})
-             : options.log ? options.log
-                           : std::function<void(const std::string&)>([](const std::string& s) {
-                               std::fprintf(stderr, "%s\n", s.c_str());
-                             });
-  const TrainConfig& t = config.train;
-  if (options.run_dir.empty()) throw_internal("run_training: no run folder given");
-  const auto run_dir = options.run_dir;
-  const auto last_path = run_dir / "last.pt";
-  const auto best_path = run_dir / "best.pt";
-  if (options.resume.empty() && !options.overwrite && std::filesystem::exists(last_path)) {
-    throw_bad_input(fmt::format(
-        "{}: run folder already holds a run (last.pt); use --resume {} or --overwrite or another "
-        "--out", run_dir.string(), last_path.string()));
-  }
-
-  // ---- device, threads, seed ----
-  torch::Device device = resolve_device(t.device);
-  if (dist.distributed() && device.is_cuda()) device = torch::Device(torch::kCUDA, dist.local_rank);
-  const int threads = configure_cpu_threads(t.threads, dist.local_world_size);
-  const torch::ScalarType amp = amp_dtype(t.amp, device);  // fp16 on a CPU: refused here
-  configure_cuda(device, t.cudnn_benchmark, t.allow_tf32);
-  torch::manual_seed(static_cast<uint64_t>(t.seed));
-  log(fmt::format("device {} · {} CPU thread(s){}", device.str(), threads,
-                  amp == torch::kFloat ? "" : fmt::format(" · amp {}", t.amp)));
-
-  // ---- data ----
-  const Dataset dataset = scan_dataset(resolve_root(config.data.root), /*strict=*/true);
-  const Split split = split_persons(dataset, config.data);
-  log(fmt::format("dataset {}: {} persons, {} frames; split {} train / {} validation persons",
-                  config.data.root, dataset.persons.size(), dataset.frame_count(),
-                  split.train.size(), split.val.size()));
-  auto load_progress = [&](const char* what) {
-    return [&, what](size_t done, size_t total) {
-      if (options.progress_bar) {
-        std::fprintf(stderr, "\rloading %s frames %zu/%zu ", what, done, total);
-        if (done == total) std::fprintf(stderr, "\n");
-      }
-    };
-  };
-  const FrameStore train_store =
-      FrameStore::load(dataset, split.train, config.data, config.preprocess, load_progress("train"));
+// Scans data.root, splits the persons, loads the training and validation frames (validation at
+// most train.val_max_frames_per_person a person).
+RunData load_data(const Run& run) {
+  const Config& config = run.config;
+  const Dataset dataset = scan_dataset(std::filesystem::path(config.data.root), /*strict=*/true);
+  RunData data;
+  data.split = split_persons(dataset, config.data);
+  run.log(fmt::format("dataset {}: {} persons, {} frames; split {} train / {} validation persons",
+                      config.data.root, dataset.persons.size(), dataset.frame_count(),
+                      data.split.train.size(), data.split.val.size()));
+  const bool bar = run.options.progress_bar;
+  data.train = FrameStore::load(dataset, data.split.train, config.data, config.preprocess,
+                                frame_load_progress(bar, "train"));
   DataConfig val_data = config.data;
-  val_data.max_frames_per_person = t.val_max_frames_per_person;
-  const FrameStore val_store =
-      FrameStore::load(dataset, split.val, val_data, config.preprocess, load_progress("validation"));
-  check_faces_found(config.data, {&train_store, &val_store}, log);
-  log(fmt::format("frames: {} train ({} from cache), {} validation, {:.1f} s; crops take {:.2f} GiB "
-                  "in memory{}",
-                  train_store.size(), train_store.stats().cache_hits, val_store.size(),
-                  train_store.stats().seconds + val_store.stats().seconds,
-                  (train_store.memory_bytes() + val_store.memory_bytes()) / 1073741824.0,
-                  train_store.compact() ? " (compact: 8-bit colour, 16-bit float depth)" : ""));
-  if (val_store.size() < 2) {
+  val_data.max_frames_per_person = config.train.val_max_frames_per_person;
+  data.val = FrameStore::load(dataset, data.split.val, val_data, config.preprocess,
+                              frame_load_progress(bar, "validation"));
+  check_faces_found(config.data, {&data.train, &data.val}, run.log);
+  run.log(fmt::format("frames: {} train ({} from cache), {} validation, {:.1f} s; crops take "
+                      "{:.2f} GiB in memory{}",
+                      data.train.size(), data.train.stats().cache_hits, data.val.size(),
+                      data.train.stats().seconds + data.val.stats().seconds,
+                      (data.train.memory_bytes() + data.val.memory_bytes()) / 1073741824.0,
+                      data.train.compact() ? " (compact: 8-bit colour, 16-bit float depth)" : ""));
+  if (data.val.size() < 2) {
     throw_bad_input(fmt::format("{}: fewer than 2 usable validation frames", config.data.root));
   }
+  return data;
+}
 
-  // ---- model and optimiser ----
-  EmbeddingNet model(config.model, config.preprocess.input_size);
-  model->to(device);
+// ---- model ------------------------------------------------------------------------------------
+
+// The network on the device (from --init-from / train.init_from unless resuming), the margin
+// losses' classifier (fresh, or the resumed run's), and the optimiser over both.
+TrainState build_model(const Run& run, const RunData& data) {
+  const Config& config = run.config;
+  const TrainOptions& options = run.options;
+  TrainState state;
+  state.model = EmbeddingNet(config.model, config.preprocess.input_size);
+  state.model->to(run.device);
   // --init-from overrides train.init_from; a resumed run takes its weights from the checkpoint.
-  const std::filesystem::path init_from =
-      !options.init_from.empty() ? options.init_from : std::filesystem::path(t.init_from);
+  const std::filesystem::path init_from = !options.init_from.empty()
+                                              ? options.init_from
+                                              : std::filesystem::path(config.train.init_from);
   if (!init_from.empty() && options.resume.empty()) {
-    load_weights_into(init_from, model);
-    log(fmt::format("initialised weights from {}", init_from.string()));
+    load_weights_into(init_from, state.model);
+    run.log(fmt::format("initialised weights from {}", init_from.string()));
   }
   // The margin losses' classifier: one row per training identity, in training checkpoints only.
-  torch::Tensor classifier;
-  if (config.loss.type != "contrastive") {
-    const auto classes = static_cast<int64_t>(train_store.persons().size());
-    classifier = options.resume.empty() ? init_margin_classifier(classes, config.model.embedding_dim)
-                                        : load_classifier(options.resume);
+  if (config.loss.type != LossType::contrastive) {
+    const auto classes = static_cast<int64_t>(data.train.persons().size());
+    torch::Tensor classifier = options.resume.empty()
+                                   ? init_margin_classifier(classes, config.model.embedding_dim)
+                                   : load_classifier(options.resume);
     if (!classifier.defined() || classifier.size(0) != classes) {
       throw_bad_input(fmt::format(
           "{}: {} needs the classifier of the run's {} training identities, the checkpoint has {}",
-          options.resume.string(), config.loss.type, classes,
+          options.resume.string(), to_string(config.loss.type), classes,
           classifier.defined() ? fmt::format("{} rows", classifier.size(0)) : std::string("none")));
     }
-    classifier = classifier.to(device).set_requires_grad(true);
-    log(fmt::format("{} loss (scale {:g}, margin {:g}) over {} training identities",
-                    config.loss.type, config.loss.scale, config.loss.margin, classes));
+    state.classifier = classifier.to(run.device).set_requires_grad(true);
+    run.log(fmt::format("{} loss (scale {:g}, margin {:g}) over {} training identities",
+                        to_string(config.loss.type), config.loss.scale, config.loss.margin,
+                        classes));
   }
-  auto optimizer = make_optimizer(model, t, classifier);
-  int64_t start_epoch = 0;
-  int64_t step = 0;
-  double best_eer = std::numeric_limits<double>::infinity();
-  if (!options.resume.empty()) {
-    const CheckpointMeta meta = read_checkpoint_meta(options.resume);
-    load_weights_into(options.resume, model);
-    load_optimizer_state(options.resume, *optimizer);
-    restore_torch_rng_state(meta);
-    restore_cuda_rng_state(meta, device);
-    start_epoch = meta.epoch;
-    step = meta.step;
-    if (std::filesystem::exists(best_path)) {
-      const CheckpointMeta best = read_checkpoint_meta(best_path);
-      auto it = best.metrics.find("val_eer");
-      if (it != best.metrics.end()) best_eer = it->second;
-    }
-    log(fmt::format("resumed from {} at epoch {}, step {}", options.resume.string(), start_epoch,
-                    step));
-  }
-  // ---- data-parallel: join the run, start from rank 0's weights ----
-  std::unique_ptr<Communicator> comm;
-  if (dist.distributed()) {
-    comm = std::make_unique<Communicator>(dist, device,
-                                          std::chrono::seconds(options.dist_timeout_s));
-    std::vector<torch::Tensor> state = model->parameters();
-    for (const auto& b : model->buffers()) state.push_back(b);
-    if (classifier.defined()) state.push_back(classifier);
-    comm->broadcast(state);
-    log(fmt::format("data-parallel: {} ranks via {}:{}, global batch {} pairs ({} a rank)",
-                    dist.world_size, dist.master_addr, dist.master_port,
-                    t.batch_pairs * dist.world_size, t.batch_pairs));
-  }
-  const int world = dist.world_size;
-  TrainResult result;
-  result.run_dir = run_dir;
-  result.parameter_count = model->parameter_count();
-  result.train_persons = split.train;
-  result.val_persons = split.val;
-  log(fmt::format("model {} · input {}x{} · embedding {} · {} parameters", config.model.variant,
-                  config.preprocess.input_size, config.preprocess.input_size,
-                  config.model.embedding_dim, result.parameter_count));
+  state.optimizer = make_optimizer(state.model, config.train, state.classifier);
+  return state;
+}
 
-  // ---- run folder (rank 0 only) ----
+// ---- resume -----------------------------------------------------------------------------------
+
+// Continues exactly from options.resume: weights, optimiser state, torch (and CUDA) RNG state,
+// epoch and step; the best EER so far from best.pt.
+void resume(const Run& run, TrainState& state) {
+  const std::filesystem::path& from = run.options.resume;
+  if (from.empty()) return;
+  const CheckpointMeta meta = read_checkpoint_meta(from);
+  load_weights_into(from, state.model);
+  load_optimizer_state(from, *state.optimizer);
+  restore_torch_rng_state(meta);
+  restore_cuda_rng_state(meta, run.device);
+  state.start_epoch = meta.epoch;
+  state.step = meta.step;
+  if (std::filesystem::exists(run.best_path)) {
+    const CheckpointMeta best = read_checkpoint_meta(run.best_path);
+    auto it = best.metrics.find("val_eer");
+    if (it != best.metrics.end()) state.best_eer = it->second;
+  }
+  run.log(fmt::format("resumed from {} at epoch {}, step {}", from.string(), state.start_epoch,
+                      state.step));
+}
+
+// Data-parallel: joins the run and starts from rank 0's weights (and classifier).
+void join_ranks(Run& run, TrainState& state) {
+  const DistEnv& dist = run.options.distributed;
+  if (!dist.distributed()) return;
+  run.comm = std::make_unique<Communicator>(dist, run.device,
+                                            std::chrono::seconds(run.options.dist_timeout_s));
+  std::vector<torch::Tensor> tensors = state.model->parameters();
+  for (const auto& b : state.model->buffers()) tensors.push_back(b);
+  if (state.classifier.defined()) tensors.push_back(state.classifier);
+  run.comm->broadcast(tensors);
+  const int batch_pairs = run.config.train.batch_pairs;
+  run.log(fmt::format("data-parallel: {} ranks via {}:{}, global batch {} pairs ({} a rank)",
+                      dist.world_size, dist.master_addr, dist.master_port,
+                      batch_pairs * dist.world_size, batch_pairs));
+}
+
+// Rank 0 writes config.yaml and split.yaml; metrics.csv starts anew (--overwrite) or loses the
+// rows after the resumed checkpoint.
+void prepare_run_folder(const Run& run, const RunData& data, int64_t start_epoch) {
+  if (!run.rank0) return;
   std::error_code ec;
-  const std::string config_yaml = to_yaml(config);
-  const auto metrics_path = run_dir / "metrics.csv";
-  if (rank0) {
-    std::filesystem::create_directories(run_dir, ec);
-    if (ec) {
-      throw_io(fmt::format("{}: cannot create run folder: {}", run_dir.string(), ec.message()));
-    }
-    remove_stale_temporaries(run_dir);
-    write_file_atomic(run_dir / "config.yaml", config_yaml);
-    write_file_atomic(run_dir / "split.yaml", split_yaml(split, config.data.root));
-    if (options.resume.empty() && options.overwrite) std::filesystem::remove(metrics_path, ec);
-    if (!options.resume.empty()) trim_metrics(metrics_path, start_epoch);
+  std::filesystem::create_directories(run.dir, ec);
+  if (ec) throw_io(fmt::format("{}: cannot create run folder: {}", run.dir.string(), ec.message()));
+  remove_stale_temporaries(run.dir);
+  write_file_atomic(run.dir / "config.yaml", run.config_yaml);
+  write_file_atomic(run.dir / "split.yaml", split_yaml(data.split, run.config.data.root));
+  if (run.options.resume.empty() && run.options.overwrite) {
+    std::filesystem::remove(run.metrics_path, ec);
   }
+  if (!run.options.resume.empty()) trim_metrics(run.metrics_path, start_epoch);
+}
 
-  // ---- loop ----
-  PairSampler sampler(train_store, t);
-  sampler.shard(dist.rank, world);
-  Augmenter augmenter(config.augment, config.preprocess, t.seed);
-  BatchLoader loader(train_store, sampler, augmenter, config.data, t);
-  Progress progress(options.progress_bar, log);
+// ---- loop -------------------------------------------------------------------------------------
+
+void set_lr(torch::optim::Optimizer& optimizer, double lr) {
+  for (auto& group : optimizer.param_groups()) group.options().set_lr(lr);
+}
+
+// BatchNorm layers to eval mode (running statistics, no update): train.freeze_batch_norm.
+void freeze_batch_norm(EmbeddingNet& model) {
+  for (const auto& m : model->modules(/*include_self=*/false)) {
+    if (auto* bn = m->as<torch::nn::BatchNorm2d>()) bn->eval();
+  }
+}
+
+// Floating-point buffers (BatchNorm running mean and variance): averaged over the ranks.
+std::vector<torch::Tensor> float_buffers(EmbeddingNet& model) {
+  std::vector<torch::Tensor> out;
+  for (const auto& b : model->buffers()) {
+    if (b.is_floating_point()) out.push_back(b);
+  }
+  return out;
+}
+
+// Host batches go to a GPU from pinned memory, asynchronously; on the CPU they are used as is.
+torch::Tensor to_device(const torch::Tensor& x, torch::Device device) {
+  return device.is_cuda() ? x.pin_memory().to(device, /*non_blocking=*/true) : x;
+}
+
+// What the epochs share: the batches, the progress line, the fp16 loss scale.
+struct EpochLoop {
+  BatchLoader& loader;
+  EpochProgress& progress;
+  LossScaler& scaler;
+};
+
+// The optimiser steps of epoch `epoch` (0-based): the training half of its metrics (loss, lr,
+// throughput; over all ranks), every step's loss appended to `step_losses`.
+EpochMetrics train_epoch(const Run& run, TrainState& state, EpochLoop& loop, int64_t epoch,
+                         std::vector<double>& step_losses) {
+  const TrainConfig& t = run.config.train;
+  const int world = run.options.distributed.world_size;
+  const auto t0 = Clock::now();
+  state.model->train();
+  if (t.freeze_batch_norm) freeze_batch_norm(state.model);
+  loop.loader.start_epoch(epoch);
+  const double wait0 = loop.loader.wait_seconds();
+  double loss_sum = 0;
+  int64_t steps = 0;
+  Batch batch;
+  double lr = 0;
+  while (loop.loader.next(batch)) {
+    lr = learning_rate_at(t, state.step);
+    set_lr(*state.optimizer, lr);
+    const double loss = train_step(
+        state.model, *state.optimizer, to_device(torch::cat({batch.a, batch.b}), run.device),
+        to_device(batch.same, run.device), to_device(batch.person_a, run.device),
+        to_device(batch.person_b, run.device), run.config.loss, t, run.comm.get(),
+        state.classifier, &loop.scaler);
+    if (!std::isfinite(loss)) {
+      throw_internal(fmt::format("training diverged at step {}: loss is {} (lower train.lr?)",
+                                 state.step, loss));
+    }
+    step_losses.push_back(loss);
+    loss_sum += loss;
+    ++state.step;
+    ++steps;
+    loop.progress.step(epoch + 1, t.epochs, steps - 1, loop.loader.steps_per_epoch(), loss,
+                       steps * t.batch_pairs * world / std::max(seconds_since(t0), 1e-9));
+  }
+  loop.progress.end_epoch();
+  if (loop.scaler.enabled() && loop.scaler.skipped_steps() > 0) {
+    run.log(fmt::format("fp16 loss scale {:g}; {} step(s) skipped so far for inf/NaN gradients",
+                        loop.scaler.scale(), loop.scaler.skipped_steps()));
+  }
+  const double train_seconds = seconds_since(t0);
+  EpochMetrics m;
+  m.epoch = epoch + 1;
+  m.step = state.step;
+  m.lr = lr;
+  if (run.comm) {
+    // The global mean loss; running statistics averaged (an EMA is linear in the batch
+    // statistics, so averaging once an epoch equals averaging every step).
+    loss_sum = run.comm->sum(loss_sum) / world;
+    run.comm->average(float_buffers(state.model));
+  }
+  m.train_loss = loss_sum / std::max<int64_t>(1, steps);
+  m.pairs_per_second = steps * t.batch_pairs * world / std::max(train_seconds, 1e-9);
+  m.data_wait_fraction = (loop.loader.wait_seconds() - wait0) / std::max(train_seconds, 1e-9);
+  return m;
+}
+
+// ---- validate ---------------------------------------------------------------------------------
+
+struct Validation {
+  RocSummary roc;
+  OperatingPoint operating;  // unlock attempts at unlock.target_far
+};
+
+// Embeds every held-out frame, all pairs, exact ROC, and the operating threshold of unlock
+// attempts at unlock.target_far. Data-parallel: each rank embeds its contiguous share of the
+// frames, the shares are gathered, rank 0 computes the ROC (the other ranks return an empty
+// summary: they write nothing).
+Validation validate_model(const Run& run, TrainState& state, const FrameStore& store) {
+  const UnlockConfig& unlock = run.config.unlock;
+  Communicator* comm = run.comm.get();
+  std::vector<std::vector<float>> owned;
+  const std::vector<const float*> crops = crop_pointers(store, owned);
+  std::vector<int> labels;
+  for (const auto& f : store.frames()) labels.push_back(f.person);
+  Embeddings emb;
+  if (comm == nullptr) {
+    emb = embed_crops(state.model, crops, store.crop_size(), run.device);
+  } else {
+    const size_t n = crops.size();
+    const size_t w = static_cast<size_t>(comm->world_size());
+    const size_t r = static_cast<size_t>(comm->rank());
+    const auto lo = static_cast<std::ptrdiff_t>(n * r / w);
+    const auto hi = static_cast<std::ptrdiff_t>(n * (r + 1) / w);
+    const std::vector<const float*> mine(crops.begin() + lo, crops.begin() + hi);
+    const Embeddings part =
+        mine.empty() ? Embeddings(0, run.config.model.embedding_dim)
+                     : embed_crops(state.model, mine, store.crop_size(), run.device);
+    emb = comm->all_gather_rows(part);
+    if (comm->rank() != 0) return Validation{};
+  }
+  std::vector<FrameRef> refs;
+  refs.reserve(store.size());
+  for (const auto& f : store.frames()) refs.push_back(f.ref);
+  Validation v;
+  v.operating = calibrate_operating_point(emb, labels, refs, store.persons().size(), unlock,
+                                          unlock.target_far);
+  PairDistances pd = all_pair_distances_exact(emb, labels, 1);
+  ExactRoc roc(std::move(pd.genuine), std::move(pd.impostor));
+  v.roc = roc.summary({1e-3});
+  return v;
+}
+
+// Rank 0: the validation half of the epoch's metrics, and its log lines.
+void report_validation(const Run& run, const Validation& val, EpochMetrics& m,
+                       Clock::time_point epoch_t0) {
+  const RocSummary& roc = val.roc;
+  const OperatingPoint& op = val.operating;
+  m.genuine_mean = roc.genuine_mean;
+  m.impostor_mean = roc.impostor_mean;
+  m.auc = roc.auc;
+  m.eer = roc.eer;
+  m.eer_threshold = roc.eer_threshold;
+  m.tar_at_far_1e3 = roc.at_far.empty() ? 0.0 : roc.at_far.front().tar;
+  m.seconds = seconds_since(epoch_t0);
+  run.log(fmt::format("epoch {}/{} loss {:.4f} · val genuine {:.3f} impostor {:.3f} · AUC {:.4f} "
+                      "EER {:.2f}% @ {:.3f} · TAR@FAR1e-3 {:.3f} · {:.0f} pairs/s · data wait "
+                      "{:.1f}% · {:.1f} s",
+                      m.epoch, run.config.train.epochs, m.train_loss, m.genuine_mean,
+                      m.impostor_mean, m.auc, 100 * m.eer, m.eer_threshold, m.tar_at_far_1e3,
+                      m.pairs_per_second, 100 * m.data_wait_fraction, m.seconds));
+  if (!op.why_none.empty()) {
+    run.log(fmt::format("no operating threshold at unlock FAR {:g}: {}", op.target_far,
+                        op.why_none));
+    return;
+  }
+  run.log(fmt::format(
+      "operating threshold {:.4f} at unlock FAR {:g}: validation FRR {:.2f}% over {} genuine "
+      "attempts; {} impostor attempts resolve FAR down to {:.2g} (rule of three){}",
+      op.threshold, op.target_far, 100 * op.frr, op.genuine_attempts, op.impostor_attempts,
+      op.resolvable_far,
+      op.resolvable_far > op.target_far
+          ? ": fewer than the target needs, so the threshold only bounds FAR by that"
+          : ""));
+}
+
+// ---- save -------------------------------------------------------------------------------------
+
+// Rank 0, after each epoch: the metrics.csv row, best.pt when the EER improved, last.pt every
+// train.save_every epochs and after the last one.
+void save_epoch(const Run& run, TrainState& state, const EpochMetrics& m, const Validation& val,
+                bool last_epoch, TrainResult& result) {
+  append_line(run.metrics_path, metrics_csv_header(), metrics_csv_row(m));
+  const OperatingPoint& op = val.operating;
+  CheckpointMeta meta;
+  meta.epoch = m.epoch;
+  meta.step = state.step;
+  meta.sampler_state = static_cast<uint64_t>(run.config.train.seed);
+  meta.cuda_rng_state = capture_cuda_rng_state(run.device);
+  meta.config_yaml = run.config_yaml;
+  meta.metrics = {{"train_loss", m.train_loss},       {"val_genuine_mean", m.genuine_mean},
+                  {"val_impostor_mean", m.impostor_mean}, {"val_auc", m.auc},
+                  {"val_eer", m.eer},                 {"val_tar_at_far_1e-3", m.tar_at_far_1e3}};
+  meta.eer_threshold = m.eer_threshold;
+  meta.operating_threshold = op.threshold;
+  meta.target_far = op.target_far;
+  meta.resolvable_far = op.resolvable_far;
+  meta.operating_frr = op.frr;
+  meta.metrics["val_frr_at_target_far"] = op.frr;
+  // best.pt first: once last.pt says epoch N, best.pt accounts for every epoch up to N, so a
+  // kill between the two writes loses nothing on resume.
+  if (m.eer < state.best_eer) {
+    state.best_eer = m.eer;
+    save_checkpoint(run.best_path, state.model, state.optimizer.get(), meta, state.classifier);
+    run.log(fmt::format("new best validation EER {:.2f}% -> {}", 100 * m.eer,
+                        run.best_path.string()));
+  }
+  if (m.epoch % run.config.train.save_every == 0 || last_epoch) {
+    save_checkpoint(run.last_path, state.model, state.optimizer.get(), meta, state.classifier);
+    result.last_checkpoint = run.last_path;
+  }
+}
+
+// The epochs of this invocation (to train.epochs, or options.stop_after_epochs of them): train,
+// validate, save.
+void run_epochs(const Run& run, const RunData& data, TrainState& state, TrainResult& result) {
+  const TrainConfig& t = run.config.train;
+  const DistEnv& dist = run.options.distributed;
+  PairSampler sampler(data.train, t);
+  sampler.shard(dist.rank, dist.world_size);
+  Augmenter augmenter(run.config.augment, run.config.preprocess, t.seed);
+  BatchLoader loader(data.train, sampler, augmenter, run.config.data, t);
+  EpochProgress progress(run.options.progress_bar, run.log);
+  LossScaler scaler(run.amp == torch::kHalf);
+  EpochLoop loop{loader, progress, scaler};
+  const int64_t stop = run.options.stop_after_epochs;
   const int64_t last_epoch =
-      options.stop_after_epochs > 0
-          ? std::min<int64_t>(t.epochs, start_epoch + options.stop_after_epochs)
-          : t.epochs;
-  LossScaler scaler(amp == torch::kHalf);
-  // Host batches go to a GPU from pinned memory, asynchronously; on the CPU they are used as is.
-  auto to_device = [&](const torch::Tensor& x) {
-    return device.is_cuda() ? x.pin_memory().to(device, /*non_blocking=*/true) : x;
-  };
-  for (int64_t epoch = start_epoch; epoch < last_epoch; ++epoch) {
+      stop > 0 ? std::min<int64_t>(t.epochs, state.start_epoch + stop) : t.epochs;
+  for (int64_t epoch = state.start_epoch; epoch < last_epoch; ++epoch) {
     const auto epoch_t0 = Clock::now();
-    model->train();
-    if (t.freeze_batch_norm) freeze_batch_norm(model);
-    loader.start_epoch(epoch);
-    const double wait0 = loader.wait_seconds();
-    double loss_sum = 0;
-    int64_t steps = 0;
-    Batch batch;
-    double lr = 0;
-    while (loader.next(batch)) {
-      lr = learning_rate_at(t, step);
-      set_lr(*optimizer, lr);
-      const double loss =
-          train_step(model, *optimizer, to_device(torch::cat({batch.a, batch.b})),
-                     to_device(batch.same), to_device(batch.person_a), to_device(batch.person_b),
-                     config.loss, t, comm.get(), classifier, &scaler);
-      if (!std::isfinite(loss)) {
-        throw_internal(fmt::format("training diverged at step {}: loss is {} (lower train.lr?)",
-                                   step, loss));
-      }
-      result.step_losses.push_back(loss);
-      loss_sum += loss;
-      ++step;
-      ++steps;
-      const double elapsed = seconds_since(epoch_t0);
-      progress.step(epoch + 1, t.epochs, steps - 1, loader.steps_per_epoch(), loss,
-                    steps * t.batch_pairs * world / std::max(elapsed, 1e-9));
+    EpochMetrics m = train_epoch(run, state, loop, epoch, result.step_losses);
+    const Validation val = validate_model(run, state, data.val);
+    if (run.rank0) {
+      report_validation(run, val, m, epoch_t0);
+      save_epoch(run, state, m, val, epoch + 1 == last_epoch, result);
     }
-    progress.end_epoch();
-    if (scaler.enabled() && scaler.skipped_steps() > 0) {
-      log(fmt::format("fp16 loss scale {:g}; {} step(s) skipped so far for inf/NaN gradients",
-                      scaler.scale(), scaler.skipped_steps()));
-    }
-    const double train_seconds = seconds_since(epoch_t0);
-
-    EpochMetrics m;
-    m.epoch = epoch + 1;
-    m.step = step;
-    m.lr = lr;
-    if (comm) {
-      // The global mean loss; running statistics averaged (an EMA is linear in the batch
-      // statistics, so averaging once an epoch equals averaging every step).
-      loss_sum = comm->sum(loss_sum) / world;
-      comm->average(float_buffers(model));
-    }
-    m.train_loss = loss_sum / std::max<int64_t>(1, steps);
-    m.pairs_per_second = steps * t.batch_pairs * world / std::max(train_seconds, 1e-9);
-    m.data_wait_fraction = (loader.wait_seconds() - wait0) / std::max(train_seconds, 1e-9);
-    const Validation val = validate(model, val_store, device, config.model.embedding_dim,
-                                    config.unlock, comm.get());
-    const RocSummary& roc = val.roc;
-    const OperatingPoint& op = val.operating;
-    if (!rank0) {
-      result.epochs.push_back(m);
-      continue;
-    }
-    m.genuine_mean = roc.genuine_mean;
-    m.impostor_mean = roc.impostor_mean;
-    m.auc = roc.auc;
-    m.eer = roc.eer;
-    m.eer_threshold = roc.eer_threshold;
-    m.tar_at_far_1e3 = roc.at_far.empty() ? 0.0 : roc.at_far.front().tar;
-    m.seconds = seconds_since(epoch_t0);
-    log(fmt::format("epoch {}/{} loss {:.4f} · val genuine {:.3f} impostor {:.3f} · AUC {:.4f} "
-                    "EER {:.2f}% @ {:.3f} · TAR@FAR1e-3 {:.3f} · {:.0f} pairs/s · data wait {:.1f}% "
-                    "· {:.1f} s",
-                    m.epoch, t.epochs, m.train_loss, m.genuine_mean, m.impostor_mean, m.auc,
-                    100 * m.eer, m.eer_threshold, m.tar_at_far_1e3, m.pairs_per_second,
-                    100 * m.data_wait_fraction, m.seconds));
-    if (!op.why_none.empty()) {
-      log(fmt::format("no operating threshold at unlock FAR {:g}: {}", op.target_far, op.why_none));
-    } else {
-      log(fmt::format(
-          "operating threshold {:.4f} at unlock FAR {:g}: validation FRR {:.2f}% over {} genuine "
-          "attempts; {} impostor attempts resolve FAR down to {:.2g} (rule of three){}",
-          op.threshold, op.target_far, 100 * op.frr, op.genuine_attempts, op.impostor_attempts,
-          op.resolvable_far,
-          op.resolvable_far > op.target_far
-              ? ": fewer than the target needs, so the threshold only bounds FAR by that"
-              : ""));
-    }
-    append_line(metrics_path, metrics_csv_header(), metrics_csv_row(m));
     result.epochs.push_back(m);
-
-    CheckpointMeta meta;
-    meta.epoch = m.epoch;
-    meta.step = step;
-    meta.sampler_state = static_cast<uint64_t>(t.seed);
-    meta.cuda_rng_state = capture_cuda_rng_state(device);
-    meta.config_yaml = config_yaml;
-    meta.metrics = {{"train_loss", m.train_loss},       {"val_genuine_mean", m.genuine_mean},
-                    {"val_impostor_mean", m.impostor_mean}, {"val_auc", m.auc},
-                    {"val_eer", m.eer},                 {"val_tar_at_far_1e-3", m.tar_at_far_1e3}};
-    meta.eer_threshold = m.eer_threshold;
-    meta.operating_threshold = op.threshold;
-    meta.target_far = op.target_far;
-    meta.resolvable_far = op.resolvable_far;
-    meta.operating_frr = op.frr;
-    meta.metrics["val_frr_at_target_far"] = op.frr;
-    // best.pt first: once last.pt says epoch N, best.pt accounts for every epoch up to N, so a
-    // kill between the two writes loses nothing on resume.
-    if (m.eer < best_eer) {
-      best_eer = m.eer;
-      save_checkpoint(best_path, model, optimizer.get(), meta, classifier);
-      log(fmt::format("new best validation EER {:.2f}% -> {}", 100 * m.eer, best_path.string()));
-    }
-    if (m.epoch % t.save_every == 0 || epoch + 1 == last_epoch) {
-      save_checkpoint(last_path, model, optimizer.get(), meta, classifier);
-      result.last_checkpoint = last_path;
-    }
   }
-  if (rank0) {
+}
+
+// The training curves, then (rank 0, once every rank is done) the shippable model.pt from best.pt.
+void finish_run(const Run& run, TrainResult& result) {
+  if (run.rank0) {
     try {
-      plot_curves(metrics_path, run_dir / "curves.png");
+      plot_curves(run.metrics_path, run.dir / "curves.png");
     } catch (const Error& e) {
-      log(fmt::format("warning: no training-curve plot: {}", e.what()));
+      run.log(fmt::format("warning: no training-curve plot: {}", e.what()));
     }
   }
   // No rank leaves before rank 0 has written the run folder.
-  if (comm) comm->barrier();
-  if (!rank0) return result;
-  if (std::filesystem::exists(best_path)) {
-    result.best_checkpoint = best_path;
+  if (run.comm) run.comm->barrier();
+  if (!run.rank0) return;
+  if (std::filesystem::exists(run.best_path)) {
+    result.best_checkpoint = run.best_path;
     // The shippable model: best.pt without the optimiser state and the classifier.
-    const size_t bytes = export_model(best_path, run_dir / "model.pt");
-    log(fmt::format("model file (best epoch, weights and thresholds only, {:.1f} MiB) -> {}",
-                    bytes / 1048576.0, (run_dir / "model.pt").string()));
+    const size_t bytes = export_model(run.best_path, run.dir / "model.pt");
+    run.log(fmt::format("model file (best epoch, weights and thresholds only, {:.1f} MiB) -> {}",
+                        bytes / 1048576.0, (run.dir / "model.pt").string()));
   }
-  if (std::filesystem::exists(last_path)) result.last_checkpoint = last_path;
+  if (std::filesystem::exists(run.last_path)) result.last_checkpoint = run.last_path;
+}
+
+}  // namespace
+
+TrainResult run_training(const Config& config, const TrainOptions& options) {
+  Run run = set_up(config, options);
+  const RunData data = load_data(run);
+  TrainState state = build_model(run, data);
+  resume(run, state);
+  join_ranks(run, state);
+  TrainResult result;
+  result.run_dir = run.dir;
+  result.parameter_count = state.model->parameter_count();
+  result.train_persons = data.split.train;
+  result.val_persons = data.split.val;
+  run.log(fmt::format("model {} · input {}x{} · embedding {} · {} parameters",
+                      to_string(config.model.variant), config.preprocess.input_size,
+                      config.preprocess.input_size, config.model.embedding_dim,
+                      result.parameter_count));
+  prepare_run_folder(run, data, state.start_epoch);
+  run_epochs(run, data, state, result);
+  finish_run(run, result);
   return result;
 }
 

@@ -2,9 +2,9 @@
 #include <cstdio>
 #include <vector>
 
-#include "faceid/config.hpp"
-#include "faceid/error.hpp"
-#include "faceid/infer/embedder.hpp"
+#include "faceid/core/config.hpp"
+#include "faceid/core/error.hpp"
+#include "faceid/runtime/embedder.hpp"
 
 int main() {
   try {

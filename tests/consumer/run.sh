@@ -11,7 +11,7 @@ cmake --install "$build" --prefix "$prefix" >/dev/null
 for app in train embed enroll unlock_sim; do
   [ -x "$prefix/bin/faceid-$app" ] || { echo "not installed: bin/faceid-$app" >&2; exit 1; }
 done
-[ -f "$prefix/include/faceid/config.hpp" ] || { echo "headers not installed" >&2; exit 1; }
+[ -f "$prefix/include/faceid/core/config.hpp" ] || { echo "headers not installed" >&2; exit 1; }
 [ ! -e "$prefix/bin/train" ] || { echo "bin/train installed without the faceid- prefix" >&2; exit 1; }
 generator=()
 command -v ninja >/dev/null 2>&1 && generator=(-G Ninja)

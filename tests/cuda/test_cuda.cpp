@@ -2,7 +2,7 @@
 // on the GPU machine). Without one, each test prints why and exits 4, which CTest reports as
 // skipped (SKIP_RETURN_CODE in CMakeLists.txt). Kept in their own executable, faceid_cuda_tests,
 // so that an early exit never hides the CPU suite.
-#include <catch2/catch.hpp>
+#include "catch_torch.hpp"
 
 #include <cmath>
 #include <cstdio>
@@ -10,10 +10,10 @@
 
 #include <c10/core/impl/DeviceGuardImplInterface.h>
 
-#include "core/device.hpp"
-#include "faceid/app.hpp"
-#include "faceid/infer/embedder.hpp"
-#include "faceid/train/checkpoint.hpp"
+#include "faceid/model/device.hpp"
+#include "faceid/core/app.hpp"
+#include "faceid/runtime/embedder.hpp"
+#include "faceid/model/checkpoint.hpp"
 #include "faceid/train/trainer.hpp"
 #include "synth_fixture.hpp"
 

@@ -25,7 +25,7 @@
 
 #include "faceid/model/model.hpp"
 #include "faceid/model/record.hpp"
-#include "faceid/train/checkpoint.hpp"
+#include "faceid/model/checkpoint.hpp"
 #include "fuzz_util.hpp"
 
 namespace {
@@ -71,10 +71,10 @@ struct Reference {
 // of the side (37 MB of weights at 128), so it is kept at its minimum, where it is 1 MB.
 int reference_side(bool beta) { return beta ? 33 : 128; }
 
-Reference reference_weights(const std::string& variant) {
+Reference reference_weights(faceid::ModelVariant variant) {
   faceid::ModelConfig mc;
   mc.variant = variant;
-  faceid::EmbeddingNet net(mc, reference_side(variant == "faceid_beta"));
+  faceid::EmbeddingNet net(mc, reference_side(variant == faceid::ModelVariant::faceid_beta));
   Reference r;
   for (const auto& p : net->named_parameters()) r.parameters.emplace(p.key(), p.value().detach());
   for (const auto& b : net->named_buffers()) r.buffers.emplace(b.key(), b.value().detach());
@@ -82,8 +82,8 @@ Reference reference_weights(const std::string& variant) {
 }
 
 const Reference& reference(bool beta) {
-  static const Reference squeeze = reference_weights("squeezenet1_1");
-  static const Reference beta_ref = reference_weights("faceid_beta");
+  static const Reference squeeze = reference_weights(faceid::ModelVariant::squeezenet1_1);
+  static const Reference beta_ref = reference_weights(faceid::ModelVariant::faceid_beta);
   return beta ? beta_ref : squeeze;
 }
 

@@ -8,7 +8,7 @@
 #include <string>
 #include <vector>
 
-#include "faceid/config.hpp"
+#include "faceid/core/config.hpp"
 #include "fuzz_util.hpp"
 
 extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {

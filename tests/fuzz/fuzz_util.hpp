@@ -15,7 +15,7 @@
 #include <string>
 #include <string_view>
 
-#include "faceid/error.hpp"
+#include "faceid/core/error.hpp"
 
 namespace faceid::fuzz {
 

@@ -9,7 +9,7 @@
 #include <cstdint>
 #include <string>
 
-#include "faceid/infer/template_store.hpp"
+#include "faceid/runtime/template_store.hpp"
 #include "fuzz_util.hpp"
 
 extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {

@@ -11,7 +11,7 @@
 #include <string>
 #include <vector>
 
-#include "faceid/config.hpp"
+#include "faceid/core/config.hpp"
 
 namespace faceid {
 

@@ -20,7 +20,7 @@
 
 #include <cstdint>
 
-#include "faceid/config.hpp"
+#include "faceid/core/config.hpp"
 
 namespace faceid {
 

@@ -18,7 +18,7 @@
 #include <string>
 #include <vector>
 
-#include "faceid/config.hpp"
+#include "faceid/core/config.hpp"
 #include "faceid/io/dataset.hpp"
 #include "faceid/preprocess/preprocess.hpp"
 
@@ -113,5 +113,10 @@ class FrameStore {
   FrameStoreStats stats_;
   int crop_size_ = 0;
 };
+
+// Pointers to every crop of `store`, in frame order; crops kept only in the disk cache are read
+// into `owned`, which must outlive the pointers.
+std::vector<const float*> crop_pointers(const FrameStore& store,
+                                        std::vector<std::vector<float>>& owned);
 
 }  // namespace faceid

@@ -5,7 +5,7 @@
 #include <cstdint>
 #include <vector>
 
-#include "faceid/config.hpp"
+#include "faceid/core/config.hpp"
 #include "faceid/data/frame_store.hpp"
 
 namespace faceid {

@@ -4,7 +4,7 @@
 #include <string>
 #include <vector>
 
-#include "faceid/config.hpp"
+#include "faceid/core/config.hpp"
 #include "faceid/io/dataset.hpp"
 
 namespace faceid {

@@ -12,16 +12,10 @@
 #include <cstdint>
 #include <vector>
 
+#include "faceid/core/embeddings.hpp"
 #include "faceid/eval/metrics.hpp"
 
 namespace faceid {
-
-// N embeddings of dimension D, one per row (L2-normalised by the model).
-using Embeddings = Eigen::Matrix<float, Eigen::Dynamic, Eigen::Dynamic, Eigen::RowMajor>;
-// One embedding: a row of Embeddings or an Eigen::RowVectorXf, without a copy.
-using EmbeddingRef = Eigen::Ref<const Eigen::RowVectorXf>;
-// A matrix of distances, row i = query i.
-using DistanceMatrix = Eigen::Matrix<float, Eigen::Dynamic, Eigen::Dynamic, Eigen::RowMajor>;
 
 struct PairDistanceStats {
   uint64_t genuine_pairs = 0;
@@ -48,8 +42,5 @@ struct PairDistances {
 PairDistances all_pair_distances_exact(const Embeddings& X, const std::vector<int>& labels,
                                        int threads = 1, uint64_t max_pairs = 50'000'000,
                                        int block_rows = 1024);
-
-// D(i, j) = |A.row(i) - B.row(j)| (one GEMM). Throws Errc::bad_input when the widths differ.
-DistanceMatrix cross_distances(const Embeddings& A, const Embeddings& B);
 
 }  // namespace faceid

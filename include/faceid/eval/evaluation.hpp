@@ -34,7 +34,7 @@ EvaluationReport evaluate_embeddings(const Embeddings& embeddings, const std::ve
                                      const EvaluationOptions& options);
 
 // JSON with the keys eer, eer_threshold, auc, tar_at_far (target → TAR), genuine_pairs,
-// impostor_pairs, plus far_upper_bound_95 (target → bound) and exact.
+// impostor_pairs, plus far_upper_bound_95 (target → bound) and exact; a NaN metric is null.
 std::string evaluation_json(const EvaluationReport& report);
 
 // Parses "1e-3,1e-4" (Errc::bad_input naming the flag and the bad item).

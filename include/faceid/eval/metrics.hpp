@@ -29,7 +29,7 @@
 #include <string>
 #include <vector>
 
-#include "faceid/error.hpp"
+#include "faceid/core/error.hpp"
 
 namespace faceid {
 
@@ -165,7 +165,6 @@ class HistogramAccumulator {
   double bin_width() const { return max_distance_ / static_cast<double>(bins()); }
   const std::vector<uint64_t>& genuine_bins() const { return genuine_bins_; }
   const std::vector<uint64_t>& impostor_bins() const { return impostor_bins_; }
-  bool genuine_exact() const { return keep_genuine_; }
   std::vector<float> impostor_tail() const;  // the k smallest impostor distances, ascending
 
   double auc() const;

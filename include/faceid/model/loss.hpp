@@ -14,7 +14,7 @@
 
 #include <cstdint>
 
-#include "faceid/config.hpp"
+#include "faceid/core/config.hpp"
 
 namespace faceid {
 

@@ -12,14 +12,14 @@
 
 #include <cstdint>
 
-#include "faceid/config.hpp"
+#include "faceid/core/config.hpp"
 
 namespace faceid {
 
 class EmbeddingNetImpl : public torch::nn::Module {
  public:
-  // Builds `model.variant` for inputs of side `input_size`. Throws Errc::bad_input for an unknown
-  // variant, embedding_dim < 1, dropout outside [0, 1) or an input too small for the variant.
+  // Builds `model.variant` for inputs of side `input_size`. Throws Errc::bad_input for
+  // embedding_dim < 1, dropout outside [0, 1) or an input too small for the variant.
   EmbeddingNetImpl(const ModelConfig& model, int input_size);
 
   // x: [N, 4, S, S] float with S == input_size() -> [N, D], every row of norm 1.
@@ -44,12 +44,7 @@ class EmbeddingNetImpl : public torch::nn::Module {
 };
 TORCH_MODULE(EmbeddingNet);
 
-// The smallest input side `variant` accepts. Throws Errc::bad_input for an unknown variant.
-int min_input_size(const std::string& variant);
-
-// One Fire block (1x1 squeeze -> concat(1x1 expand, 3x3 expand)), output 2*expand channels at
-// the input's spatial size. Exposed for tests; the networks build theirs the same way.
-torch::nn::Sequential make_fire_for_test(int64_t in_channels, int64_t squeeze, int64_t expand,
-                                         bool batch_norm);
+// The smallest input side `variant` accepts.
+int min_input_size(ModelVariant variant);
 
 }  // namespace faceid

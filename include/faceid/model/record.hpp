@@ -1,5 +1,6 @@
 // faceid's own container for model files: a flat record of named integers, doubles, strings and
-// dense CPU tensors, and the sealed file around it (magic, version, size, checksum).
+// dense CPU tensors, written with the core binary container and sealed into a file by seal() /
+// unseal() (faceid/core/binary.hpp: magic, version, size, checksum).
 //
 // Checkpoints and liveness models were torch archives (zip + pickle + TorchScript). A forged
 // archive with a valid checksum crashed libtorch's importer (fuzz_checkpoint finding 5, a SEGV
@@ -24,6 +25,8 @@
 #include <string_view>
 #include <variant>
 #include <vector>
+
+#include "faceid/core/binary.hpp"
 
 namespace faceid {
 
@@ -65,36 +68,5 @@ void put_module_state(Record& record, torch::nn::Module& module);
 // the <what>", "... has dtype Double in the <what>, expected Float".
 void load_module_state(const Record& record, torch::nn::Module& module,
                        const std::filesystem::path& path, const char* what);
-
-// The sealed file: magic (8 bytes), format version (u32 LE), payload size (u64 LE), FNV-1a 64 of
-// the payload (u64 LE), then the payload. The checksum catches damage, not forgery: what it
-// admits is still parsed defensively.
-constexpr size_t kSealedHeaderSize = 8 + 4 + 8 + 8;
-
-std::string seal(const char* magic, uint32_t version, std::string_view payload);
-
-// Checks a sealed file's bytes and returns its payload (a view into `bytes`). `what` names the
-// kind of file in messages ("checkpoint", "liveness model"); `path` is only for messages.
-// Errc::bad_input "<path>: not a faceid <what> (bad magic)", "<path>: <what> format version 1,
-// expected 2", "<path>: corrupt <what> (truncated: ...|payload is N bytes, header says M|checksum
-// mismatch)".
-std::string_view unseal(const std::string& bytes, const char* magic, uint32_t version,
-                        const std::filesystem::path& path, const char* what);
-
-// FNV-1a 64, the sealed files' checksum and the model fingerprint.
-class Fnv1a64 {
- public:
-  void update(const void* data, size_t size) {
-    const auto* p = static_cast<const unsigned char*>(data);
-    uint64_t h = hash_;
-    for (size_t i = 0; i < size; ++i) h = (h ^ p[i]) * 0x100000001b3ULL;
-    hash_ = h;
-  }
-  void update(const std::string& s) { update(s.data(), s.size() + 1); }  // with its terminator
-  uint64_t digest() const { return hash_; }
-
- private:
-  uint64_t hash_ = 0xcbf29ce484222325ULL;
-};
 
 }  // namespace faceid

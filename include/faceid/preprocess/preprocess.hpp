@@ -8,7 +8,7 @@
 
 #include <opencv2/core.hpp>
 
-#include "faceid/config.hpp"
+#include "faceid/core/config.hpp"
 #include "faceid/io/frame.hpp"
 
 namespace faceid {

@@ -10,25 +10,10 @@
 #include <filesystem>
 #include <string>
 
-#include "faceid/io/dataset.hpp"
+#include "faceid/io/attacks.hpp"
 #include "faceid/synth/synth.hpp"
 
 namespace faceid {
-
-enum class AttackType {
-  photo,   // a printed photo (planar or slightly bent sheet) carrying the person's colour image
-  screen,  // a screen replay: planar, emissive, moire, colour shift
-  mask,    // the person's rigid face shape without expression, another material, eye holes
-};
-inline constexpr AttackType kAttackTypes[] = {AttackType::photo, AttackType::screen, AttackType::mask};
-
-// "photo" | "screen" | "mask".
-const char* to_string(AttackType type);
-// The reverse; Errc::bad_input naming the value otherwise.
-AttackType parse_attack_type(const std::string& name);
-
-// ROOT/attacks/<type>: a dataset root whose person folders name the targeted identities.
-std::filesystem::path attack_dataset_root(const std::filesystem::path& root, AttackType type);
 
 // An attack on identity `person` (global index) presented in `session` and at `pose` (the
 // placement of the sheet or the mask follows the pose table, damped for a held sheet). Photos and

@@ -1,5 +1,5 @@
-// The training loop: data → model → contrastive loss → optimiser, validation every epoch on the
-// held-out persons, metrics.csv, atomic checkpoints (last.pt, best.pt), resume and fine-tuning.
+// The training loop: data → model → the loss of loss.type → optimiser, validation every epoch on
+// the held-out persons, metrics.csv, atomic checkpoints (last.pt, best.pt), resume and fine-tuning.
 // Torch-free header: apps/train.cpp and the tests drive it through these structs.
 #pragma once
 
@@ -9,7 +9,7 @@
 #include <string>
 #include <vector>
 
-#include "faceid/config.hpp"
+#include "faceid/core/config.hpp"
 #include "faceid/train/distributed.hpp"
 
 namespace faceid {
@@ -60,8 +60,10 @@ struct TrainResult {
   std::vector<std::string> val_persons;
 };
 
-// Runs (or resumes) training. Throws faceid::Error: bad_input for bad data, config or checkpoints
-// (naming the file or key), io when the run folder cannot be written.
+// Runs (or resumes) training in stages: set up (validate(config), device, seed), data, model,
+// resume, the epoch loop (train, validate, save), and the exported model.pt. Throws
+// faceid::Error: bad_input for bad data, config or checkpoints (naming the file or key), io when
+// the run folder cannot be written.
 TrainResult run_training(const Config& config, const TrainOptions& options);
 
 // The run folder used when none is given: <train.out_dir>/<config stem>-<YYYYmmdd-HHMMSS>.
@@ -71,7 +73,8 @@ std::filesystem::path default_run_dir(const Config& config, const std::string& c
 // step_epochs, step_gamma, epochs, steps_per_epoch}.
 double learning_rate_at(const TrainConfig& train, int64_t step);
 
-// metrics.csv header and one formatted row (shared with tools that read runs).
+// metrics.csv header and one formatted row (shared with tools that read runs; read it back by
+// column name with CsvTable from faceid/core/csv.hpp).
 std::string metrics_csv_header();
 std::string metrics_csv_row(const EpochMetrics& m);
 
