@@ -5,6 +5,7 @@
 #include <cstdlib>
 
 #include <opencv2/imgcodecs.hpp>
+#include <opencv2/imgproc.hpp>
 
 #include "faceid/io/face_truth.hpp"
 #include "io_test_util.hpp"

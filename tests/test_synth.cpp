@@ -1,4 +1,6 @@
 // The synthetic generator: determinism, the VAP layout on disk, the depth writers, the CLI.
+#include <catch2/catch.hpp>
+#include <fmt/format.h>
 #include <sys/wait.h>
 #include <unistd.h>
 

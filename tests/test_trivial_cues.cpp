@@ -2,6 +2,8 @@
 // held-out identities, nearest-neighbour verification on (a) the face crop's mean colour alone and
 // (b) the raw depth channel alone must stay above 10% EER. The data goes the real way: synth
 // writes it, scan_dataset/load_frame read it, preprocess crops it.
+#include <catch2/catch.hpp>
+#include <fmt/format.h>
 #include <unistd.h>
 
 #include <algorithm>

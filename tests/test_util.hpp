@@ -1,6 +1,8 @@
 // Helpers shared by the test files.
 #pragma once
 
+#include <catch2/catch.hpp>
+
 #include <cstdint>
 #include <functional>
 #include <string>

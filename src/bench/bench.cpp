@@ -1,8 +1,11 @@
 // Statistics, figure formatting, process figures and the sgemm ceiling.
 #include "faceid/bench/bench.hpp"
 
+#include <fmt/format.h>
 #include <sys/resource.h>
+#include <torch/torch.h>
 
+#include <algorithm>
 #include <chrono>
 #include <cmath>
 #include <ctime>
