@@ -124,7 +124,8 @@ TEST_CASE("binary: every type round-trips, little-endian", "[binary]") {
   ByteWriter floats;
   floats.put_f32(0.5f);
   CHECK(floats.view() == le_f32(0.5f));
-  ByteReader many(std::string(40, '\x01'), "test");
+  const std::string forty(40, '\x01');  // a reader views its bytes: they must outlive it
+  ByteReader many(forty, "test");
   CHECK(many.array(5, 8, "rows").size() == 40);
 }
 
@@ -139,7 +140,8 @@ TEST_CASE("binary: truncated or oversized input is a bad_input naming what was r
           ByteReader(std::string("\xff\xff\xff\xff" "ab", 6), "ctx").str(LengthPrefix::u32, "a name");
         }) == "ctx: a name needs 4294967295 bytes at offset 4, 2 left");
   CHECK(bad_input_message([] {
-          ByteReader r(std::string(9, 'x'), "ctx");
+          const std::string nine(9, 'x');
+          ByteReader r(nine, "ctx");
           r.u64("a number");
           r.f64("a double");
         }) == "ctx: a double needs 8 bytes at offset 8, 1 left");

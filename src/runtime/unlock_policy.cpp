@@ -38,7 +38,6 @@ const char* to_string(UnlockOutcome outcome) {
 
 UnlockPolicy::UnlockPolicy(const UnlockConfig& config, double threshold, bool adaptive_update)
     : config_(config),
-      mode_(config.distance),
       threshold_(threshold),
       adaptive_update_(adaptive_update) {
   auto bad = [](const char* key, const std::string& why) {
@@ -61,7 +60,7 @@ UnlockPolicy::UnlockPolicy(const UnlockConfig& config, double threshold, bool ad
 }
 
 double UnlockPolicy::distance(const UserTemplates& user, EmbeddingRef embedding) const {
-  return template_distance(user, embedding, mode_, config_.mean_k);
+  return template_distance(user, embedding, config_.distance, config_.mean_k);
 }
 
 UnlockDecision UnlockPolicy::attempt(UserTemplates& user, EmbeddingRef embedding) {

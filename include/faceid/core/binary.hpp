@@ -84,6 +84,7 @@ class ByteWriter {
 // bytes").
 class ByteReader {
  public:
+  // `bytes` is viewed, not copied: it must outlive the reader.
   ByteReader(std::string_view bytes, std::string context);
 
   uint8_t u8(const char* what);

@@ -78,7 +78,6 @@ class UnlockPolicy {
 
  private:
   UnlockConfig config_;
-  TemplateDistance mode_;
   double threshold_;
   bool adaptive_update_;
   bool locked_ = false;
