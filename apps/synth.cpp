@@ -1,4 +1,5 @@
-// synth: writes the synthetic RGB-D face data set (the embedded default) in the VAP layout.
+// synth: writes the synthetic RGB-D face data set (the embedded default) in the VAP layout, with
+// presentation attacks (--attacks, --attack-types) and bursts of consecutive frames (--bursts).
 #include <CLI/CLI.hpp>
 #include <chrono>
 #include <cstdint>
@@ -9,6 +10,7 @@
 #include <fmt/format.h>
 
 #include "faceid/core/app.hpp"
+#include "faceid/io/attacks.hpp"
 #include "faceid/synth/synth.hpp"
 
 namespace {
@@ -95,11 +97,27 @@ int main(int argc, char** argv) {
                                           fmt::format("Rate in [0, 1] of frames with {} (default {})", r.help,
                                                       defaults.*r.rate)));
   }
-  cli.add_flag("--attacks", o.attacks,
-               "Also write presentation attacks of every frame: printed photo, screen replay, 3-D mask, "
-               "under OUT/attacks/<photo|screen|mask>/<targeted person>/ (see docs/pad.md)");
+  auto* attacks_flag = cli.add_flag(
+      "--attacks", o.attacks,
+      "Also write presentation attacks of every frame under OUT/attacks/<instrument>/<targeted person>/: "
+      "photo (a held A5-A3 print), screen (phone, tablet, laptop replay), mask (plain cast), mask_plaster, "
+      "mask_paper, mask_silicone, mask_resin, mask_partial (masks worn over another head) and head_form "
+      "(a print on a generic head form); see docs/pad.md");
+  std::string attack_types = "all";
+  cli.add_option("--attack-types", attack_types,
+                 "With --attacks: the instruments to write, comma-separated names, a family (photo, screen, "
+                 "mask = every mask make and the head form) or 'all'")
+      ->needs(attacks_flag)
+      ->capture_default_str();
+  cli.add_option("--bursts", o.bursts,
+                 "0 (none) or K in 2..8: for every person and pose of the last session, a burst of K "
+                 "consecutive frames (~15 fps: micro-motion, blinks, expression changes) under "
+                 "OUT/bursts/live/<person>/NNN_F_{c,d} (F = 1..K; frame 1 = the set's frame), and with "
+                 "--attacks one per instrument under OUT/bursts/<instrument>/<person>/")
+      ->capture_default_str();
   return faceid::run_app(cli, argc, argv, [&] {
     o.out = out;
+    o.attack_types = faceid::parse_attack_types(attack_types, "--attack-types");
     o.distractors = base == "none" ? faceid::Distractors::none() : faceid::Distractors{};
     for (size_t i = 0; i < rate_options.size(); ++i) {
       if (rate_options[i]->count() > 0) o.distractors.*rate_flags[i].rate = rates.*rate_flags[i].rate;
@@ -109,9 +127,12 @@ int main(int argc, char** argv) {
     Progress progress(faceid::stderr_is_tty());
     faceid::generate_synth_dataset(o, [&](int done, int total) { progress.update(done, total); });
     const double secs = progress.seconds();
-    const int total = o.persons * o.sessions * o.poses * (o.attacks ? 4 : 1);
-    std::printf("synth: %d frames (%d persons x %d sessions x %d poses%s, %s) in %s: %d written, %d kept\n",
-                total, o.persons, o.sessions, o.poses, o.attacks ? " x (live + 3 attacks)" : "",
+    const int total = faceid::synth_frame_count(o);
+    const std::string attacks =
+        o.attacks ? fmt::format(" x (live + {} attacks)", o.attack_types.size()) : std::string();
+    const std::string bursts = o.bursts > 0 ? fmt::format(", + bursts of {} frames", o.bursts) : std::string();
+    std::printf("synth: %d frames (%d persons x %d sessions x %d poses%s%s, %s) in %s: %d written, %d kept\n",
+                total, o.persons, o.sessions, o.poses, attacks.c_str(), bursts.c_str(),
                 o.compact ? "compact PNG" : "VAP BMP + .dat", o.out.string().c_str(), written, total - written);
     std::printf("synth: %.1f s, %.1f ms per written frame (wall clock, all threads)\n", secs,
                 written > 0 ? secs * 1000.0 / written : 0.0);

@@ -1,9 +1,13 @@
 // train_pad: fit the liveness (presentation-attack detection) model on bona fide frames and the
 // attack frames of synth --attacks (PadNet, a small CNN), calibrate its threshold, save it
-// atomically.
+// atomically. With --leave-one-out TEST: the unseen-instrument protocol instead (one model per
+// held-out instrument or family, evaluated on the identities of TEST), results to --out as JSON.
 #include <CLI/CLI.hpp>
 #include <algorithm>
+#include <cmath>
+#include <filesystem>
 #include <cstdio>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -17,6 +21,8 @@
 #include "faceid/core/memory.hpp"
 #include "faceid/data/split.hpp"
 #include "faceid/eval/pad_eval.hpp"
+#include "faceid/core/fs.hpp"
+#include "faceid/train/pad_protocol.hpp"
 #include "faceid/train/pad_train.hpp"
 
 namespace {
@@ -44,7 +50,22 @@ int main(int argc, char** argv) {
   int threads = 0;
   faceid::PadTrainOptions train;
   cli.add_option("--data", data, "Dataset root with an attacks/ folder (synth --attacks)")->required();
-  cli.add_option("--out", out, "Model file to write, e.g. runs/pad.bin")->required();
+  cli.add_option("--out", out,
+                 "Model file to write, e.g. runs/pad.bin (with --leave-one-out: the protocol's JSON results)")
+      ->required();
+  std::string loo_test, folds = "both";
+  cli.add_option("--leave-one-out", loo_test,
+                 "Run the unseen-instrument protocol instead: one model per held-out attack instrument (and "
+                 "family), each evaluated on the identities of this dataset root (with attacks/)");
+  cli.add_option("--folds", folds, "With --leave-one-out: instruments | families | both")
+      ->check(CLI::IsMember({"instruments", "families", "both"}))->capture_default_str();
+  std::string attack_list = "all";
+  cli.add_option("--attack-types", attack_list,
+                 "Attack instruments to use (comma-separated names under DATA/attacks/, a family, or all)")
+      ->capture_default_str();
+  cli.add_flag("--colour-invariance", train.colour_invariance,
+               "Also recolour training crops (per-channel gains, grey): features that survive a change of "
+               "mask material");
   auto* c = cli.add_option("--checkpoint", checkpoint,
                            "Take preprocess.* and augment.* from this embedding checkpoint (the crops unlock sees)");
   cli.add_option("--config", config_path, "Config for preprocess.*, augment.* and pad.* (default: built-in defaults)")
@@ -68,9 +89,23 @@ int main(int argc, char** argv) {
       ->capture_default_str();
   return faceid::run_app(cli, argc, argv, [&] {
     faceid::Config config;
+    const bool protocol = !loo_test.empty();
+    std::optional<faceid::Embedder> embedder;
+    if (protocol) {
+      // The protocol matches attacks against enrolled templates: it needs the embedder, whose
+      // preprocessing the liveness models must share.
+      if (!config_path.empty()) faceid::throw_bad_input("--leave-one-out takes the preprocessing from --checkpoint, not --config");
+      checkpoint = faceid::checkpoint_or_shipped(checkpoint, "train_pad").string();
+      faceid::require_input_file(checkpoint, "--checkpoint", "checkpoint");
+      std::error_code ec;
+      if (!std::filesystem::is_directory(loo_test, ec)) {
+        faceid::throw_bad_input(fmt::format("{}: not a dataset folder (--leave-one-out)", loo_test));
+      }
+      faceid::prepare_output_file(out, "--out");
+    }
     if (!checkpoint.empty()) {
-      const faceid::Embedder embedder(checkpoint, "cpu", threads);
-      const faceid::Config stored = embedder.config();
+      embedder.emplace(checkpoint, "cpu", threads);
+      const faceid::Config stored = embedder->config();
       config = faceid::parse_config("", "<defaults>", overrides);
       config.preprocess = stored.preprocess;
       config.augment = stored.augment;
@@ -88,7 +123,16 @@ int main(int argc, char** argv) {
     config.data.workers = std::max(1, threads);
 
     const faceid::Dataset live = faceid::scan_dataset(data);
-    const std::vector<faceid::AttackType> types = faceid::attack_types_in(data);
+    std::vector<faceid::AttackType> types;
+    for (faceid::AttackType t : faceid::parse_attack_types(attack_list, "--attack-types")) {
+      const auto present = faceid::attack_types_in(data);
+      if (std::find(present.begin(), present.end(), t) != present.end()) {
+        types.push_back(t);
+      } else if (attack_list != "all") {
+        faceid::throw_bad_input(fmt::format("--attack-types: {} has no {} (make it with synth --attacks)", data,
+                                            faceid::attack_dataset_root(data, t).string()));
+      }
+    }
     if (types.empty()) {
       faceid::throw_bad_input(fmt::format("{}: no attacks/ folder (make one with synth --attacks)", data));
     }
@@ -130,6 +174,39 @@ int main(int argc, char** argv) {
                 fit.size(), fit_set.bona_fide.size(), fit_set.attacks.size(), val.size(),
                 val_set.bona_fide.size(), val_set.attacks.size(), skipped.size());
 
+    if (protocol) {
+      faceid::PadCrops fit_crops{fit_set.bona_fide, {}}, val_crops{val_set.bona_fide, {}};
+      for (const auto& [t, store] : attacks_fit) fit_crops.attacks.emplace_back(t, faceid::crops_of(store));
+      for (const auto& [t, store] : attacks_val) val_crops.attacks.emplace_back(t, faceid::crops_of(store));
+      const faceid::Dataset test = faceid::scan_dataset(loo_test);
+      std::vector<std::string> test_persons;
+      for (const auto& p : test.persons) test_persons.push_back(p.identity);
+      for (const auto& p : test_persons) {
+        if (live.find(p)) faceid::throw_bad_input(fmt::format("--leave-one-out {}: identity {} is also in --data {}: "
+                                                              "the protocol needs held-out identities", loo_test, p, data));
+      }
+      const double match = embedder->match_threshold();
+      if (!std::isfinite(match)) {
+        faceid::throw_bad_input(fmt::format("{}: the checkpoint has no match threshold (never validated)", checkpoint));
+      }
+      faceid::DataConfig test_data = config.data;
+      test_data.cache_dir.clear();
+      const faceid::PresentationSet test_set = faceid::prepare_presentations(
+          *embedder, test, test_persons, test_data, embedder->config().unlock, match, types);
+      std::printf("train_pad: leave-one-out on %zu test identities (%zu bona fide attempts), match threshold %.4f\n",
+                  test_persons.size(), test_set.bona_fide_rows.size(), match);
+      const auto fold_list = faceid::leave_one_out_folds(types, folds != "families", folds != "instruments");
+      const auto results = faceid::run_leave_one_out(
+          fold_list, fit_crops, val_crops, test_set, config.preprocess, config.pad, train,
+          [](const faceid::PadFoldResult& r) {
+            std::printf("%s", faceid::format_leave_one_out({r}).c_str());
+            std::fflush(stdout);
+          });
+      std::printf("%s", faceid::format_leave_one_out(results).c_str());
+      faceid::write_file_atomic(out, faceid::leave_one_out_json(results));
+      std::printf("train_pad: wrote %s\n", out.c_str());
+      return faceid::kExitOk;
+    }
     const faceid::PadModel model =
         faceid::train_pad_model(fit_set, val_set, config.preprocess, config.pad, train);
     const faceid::LivenessDetector detector(model, config.pad, config.preprocess);

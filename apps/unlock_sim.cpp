@@ -46,6 +46,11 @@ int main(int argc, char** argv) {
                  "Liveness threshold (default: pad.threshold, else the model's calibrated one)")
       ->check(CLI::Range(0.0, 1.0));
   cli.add_option("--pad-json", pad_json, "Write the attack metrics here instead of <out>/pad.json");
+  bool bursts = false;
+  cli.add_flag("--bursts", bursts,
+               "Also present burst attempts (K frames each; synth --bursts): DATA/bursts/live/<person>/ as "
+               "bona fide attempts and DATA/bursts/<type>/<person>/ as attacks; liveness on the burst, match on "
+               "its mean embedding; metrics in <out>/bursts.json");
   return faceid::run_app(cli, argc, argv, [&] {
     checkpoint = faceid::checkpoint_or_shipped(checkpoint, "unlock_sim").string();
     // Every path is checked before the first frame is embedded.
@@ -59,12 +64,13 @@ int main(int argc, char** argv) {
     if (attacks && !pad_json.empty()) faceid::prepare_output_file(pad_path, "--pad-json");
     faceid::Embedder embedder(checkpoint, device, threads);
     std::optional<faceid::LivenessDetector> detector;
-    if (attacks) {
+    if (attacks || bursts) {
       faceid::PadConfig pad = embedder.config().pad;
       if (!pad_model.empty()) pad.model = pad_model;
       if (pad_threshold >= 0) pad.threshold = pad_threshold;
       if (pad.model.empty()) {
-        faceid::throw_bad_input("--attacks needs a liveness model: --pad-model or pad.model");
+        faceid::throw_bad_input(fmt::format("{} needs a liveness model: --pad-model or pad.model",
+                                            attacks ? "--attacks" : "--bursts"));
       }
       faceid::require_input_file(pad.model, pad_model.empty() ? "pad.model" : "--pad-model",
                                  "liveness model");
@@ -121,6 +127,14 @@ int main(int argc, char** argv) {
       std::printf("%s", faceid::format_pad_report(pad_report).c_str());
       faceid::write_file_atomic(pad_path, faceid::pad_report_json(pad_report));
       std::printf("attack metrics json: %s\n", pad_path.c_str());
+    }
+    if (bursts) {
+      const faceid::BurstSet burst_set = faceid::prepare_bursts(embedder, set.dataset, set.persons, dc,
+                                                                options.unlock, report.threshold);
+      const faceid::BurstEvaluation evaluation = faceid::score_bursts(burst_set, *detector);
+      std::printf("%s", faceid::format_burst_evaluation(evaluation).c_str());
+      faceid::write_file_atomic(out_dir / "bursts.json", faceid::burst_evaluation_json(evaluation));
+      std::printf("burst metrics json: %s\n", (out_dir / "bursts.json").c_str());
     }
     return faceid::kExitOk;
   });

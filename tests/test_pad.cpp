@@ -14,7 +14,9 @@
 #include "faceid/eval/pad_metrics.hpp"
 #include "faceid/preprocess/preprocess.hpp"
 #include "faceid/synth/attacks.hpp"
+#include "faceid/train/pad_protocol.hpp"
 #include "faceid/train/pad_train.hpp"
+#include "faceid/runtime/unlock.hpp"
 #include "synth_fixture.hpp"
 #include "test_util.hpp"
 
@@ -23,13 +25,18 @@ namespace fs = std::filesystem;
 namespace {
 
 // `persons` synthetic identities from `first_person` on, one session of `poses` poses, with their
-// three attacks, compact layout, into `out`.
-fs::path synth_with_attacks(const fs::path& out, int persons, int poses, uint64_t seed, int first_person) {
+// attacks (photo, screen and the plain mask unless `types` says), compact layout, into `out`.
+fs::path synth_with_attacks(const fs::path& out, int persons, int poses, uint64_t seed, int first_person,
+                            std::vector<faceid::AttackType> types = {faceid::AttackType::photo, faceid::AttackType::screen,
+                                                                     faceid::AttackType::mask},
+                            int sessions = 1, int bursts = 0) {
   faceid::SynthOptions o;
   o.out = out;
   o.persons = persons;
-  o.sessions = 1;
+  o.sessions = sessions;
   o.poses = poses;
+  o.attack_types = std::move(types);
+  o.bursts = bursts;
   o.seed = seed;
   o.first_person = first_person;
   o.threads = 2;
@@ -42,18 +49,22 @@ fs::path synth_with_attacks(const fs::path& out, int persons, int poses, uint64_
   return out;
 }
 
-// One person, one session, one frontal pose, with its three attacks (rendered once per process).
+// One person, one session, four poses, with photo, screen and mask (rendered once per process).
+// A held photo or phone is not always where a head would be: some attack frames have no face.
 fs::path attack_dataset() {
-  static const fs::path root = synth_with_attacks(faceid::test::scratch_dir("pad-attacks"), 1, 1, 31, 4);
+  static const fs::path root = synth_with_attacks(faceid::test::scratch_dir("pad-attacks"), 1, 4, 31, 6);
   return root;
 }
 
+// The crop of the first frame (in pose order) of a person folder where a face is found.
 faceid::FaceCrop crop_of(const fs::path& person_folder, const faceid::PreprocessConfig& pp) {
   const faceid::Person person = faceid::scan_person(person_folder);
-  REQUIRE(person.frames.size() == 1);
-  const faceid::PreprocessResult r = faceid::preprocess(faceid::load_frame(person.frames[0]), pp);
-  REQUIRE(r.ok);
-  return r.crop;
+  for (const auto& ref : person.frames) {
+    const faceid::PreprocessResult r = faceid::preprocess(faceid::load_frame(ref), pp);
+    if (r.ok) return r.crop;
+  }
+  FAIL("no frame with a face in " << person_folder);
+  return {};
 }
 
 // A crop whose depth is z(x, y) in millimetres (x, y from the crop centre), colour mid-grey.
@@ -159,6 +170,8 @@ TEST_CASE("pad: APCER, BPCER and the BPCER threshold on known lists", "[pad]") {
   CHECK(r.operating_bpcer == 0.0);
   CHECK(r.attacks[0].apcer_at_operating_point == 0.5);
   CHECK(r.attacks[1].apcer_at_operating_point == 1.0);
+  CHECK(r.attacks[0].iapar_at_operating_point == 0.25);  // 0.9 at 0.2 matches; 0.1 at 0.1 fails PAD
+  CHECK(r.attacks[1].iapar_at_operating_point == 1.0);
   const std::string json = faceid::pad_report_json(r);
   CHECK(json.find("\"bpcer\": 0.25") != std::string::npos);
   CHECK(json.find("\"photo\": {\"presentations\": 4, \"no_face\": 1, \"apcer\": 0.5, \"iapar\": 0.25") !=
@@ -179,25 +192,43 @@ TEST_CASE("pad: plane and quadric fit of the crop depth", "[pad]") {
   CHECK(bent.curv_xx == Approx(1.0 / 300).epsilon(1e-3));
   CHECK(std::fabs(bent.curv_yy) < 1e-6);
   // A bump (a nose) on top: relief the quadric cannot explain.
+  // A face: the head's curvature, a nose, two eye sockets and a mouth.
   const auto face = faceid::fit_depth_geometry(synthetic_crop(pp, [](double x, double y) {
-    return x * x / 300 + y * y / 400 - 25 * std::exp(-(x * x + y * y) / 400);
+    const double ex = std::fabs(x) - 32, ey = y + 18, my = y - 38;
+    return x * x / 300 + y * y / 400 - 25 * std::exp(-(x * x + y * y) / 400) +
+           10 * std::exp(-(ex * ex + ey * ey) / 150) + 5 * std::exp(-(x * x / 500 + my * my / 60));
   }), pp);
   CHECK(face.quadric_rms_mm > 3);
+  CHECK(face.relief_mm > 2);
+  CHECK(plane.relief_mm < 0.01);
+  CHECK(bent.relief_mm < 0.01);
+  // A held sheet with the attacker's fingers over its lower left edge, 15-30 mm in front of it:
+  // the plain fit sees relief, the robust central one does not (and still sees the face's).
+  const auto held = faceid::fit_depth_geometry(synthetic_crop(pp, [](double x, double y) {
+    const bool fingers = x < -35 && y > 30;
+    return 0.1 * x + 5 - (fingers ? 15 + 0.3 * (y - 30) : 0);
+  }), pp);
+  INFO("held sheet: quadric " << held.quadric_rms_mm << " relief " << held.relief_mm);
+  CHECK(held.quadric_rms_mm > 2.5);
+  CHECK(held.relief_mm < 0.5);
+  const double gate = faceid::PadConfig{}.min_relief_mm;
+  CHECK_FALSE(faceid::geometric_pass(held, gate));
+  CHECK(faceid::geometric_pass(face, gate));
 }
 
 TEST_CASE("pad: synth --attacks writes the layout; the dataset scanner skips it", "[pad][synth]") {
   const fs::path root = attack_dataset();
   for (const char* type : {"photo", "screen", "mask"}) {
-    const fs::path person = root / "attacks" / type / "synth_00004";
+    const fs::path person = root / "attacks" / type / "synth_00006";
     CHECK(fs::exists(person / "001_1_c.png"));
     CHECK(fs::exists(person / "001_1_d.png"));
     const faceid::Dataset set = faceid::scan_dataset(faceid::attack_dataset_root(root, faceid::parse_attack_type(type)));
     REQUIRE(set.persons.size() == 1);
-    CHECK(set.persons[0].identity == "synth_00004");  // the targeted identity
+    CHECK(set.persons[0].identity == "synth_00006");  // the targeted identity
   }
   const faceid::Dataset live = faceid::scan_dataset(root);
   REQUIRE(live.persons.size() == 1);
-  CHECK(live.persons[0].identity == "synth_00004");
+  CHECK(live.persons[0].identity == "synth_00006");
   CHECK(faceid::read_file(root / "synth_manifest.yaml").find("attacks: true\n") != std::string::npos);
   CHECK(faceid::test::bad_input_message([] { faceid::parse_attack_type("video"); }).find("'video'") !=
         std::string::npos);
@@ -210,23 +241,30 @@ TEST_CASE("pad: a flat photo of an enrolled user is rejected, the live user is a
   const faceid::LivenessDetector detector(constant_model(root, pp), pad, pp);
   CHECK(detector.threshold() == 0.4);  // the model's, as pad.threshold < 0
 
-  const faceid::PadDecision live = detector.assess(crop_of(root / "synth_00004", pp));
-  const faceid::PadDecision photo = detector.assess(crop_of(root / "attacks" / "photo" / "synth_00004", pp));
-  const faceid::PadDecision screen = detector.assess(crop_of(root / "attacks" / "screen" / "synth_00004", pp));
-  INFO("relief live " << live.geometry.quadric_rms_mm << " photo " << photo.geometry.quadric_rms_mm
-                      << " screen " << screen.geometry.quadric_rms_mm);
+  const faceid::PadDecision live = detector.assess(crop_of(root / "synth_00006", pp));
+  const faceid::PadDecision photo = detector.assess(crop_of(root / "attacks" / "photo" / "synth_00006", pp));
+  INFO("relief live " << live.geometry.relief_mm << " photo " << photo.geometry.relief_mm);
+  // The tablets held here are wider than a head: the locator finds no face in them at all, or,
+  // where it does, the relief check fails them.
+  int screens_with_face = 0;
+  for (const auto& ref : faceid::scan_person(root / "attacks" / "screen" / "synth_00006").frames) {
+    const faceid::PreprocessResult r = faceid::preprocess(faceid::load_frame(ref), pp);
+    if (!r.ok) continue;
+    ++screens_with_face;
+    CHECK_FALSE(detector.assess(r.crop).live);
+  }
+  CHECK(screens_with_face < 4);
   CHECK(live.geometric_pass);
   CHECK(live.live);
   CHECK(live.score == 0.5);
   CHECK_FALSE(photo.geometric_pass);
   CHECK_FALSE(photo.live);
   CHECK(photo.score == 0.0);
-  CHECK_FALSE(screen.live);
-  CHECK(live.geometry.quadric_rms_mm > 2 * photo.geometry.quadric_rms_mm);
+  CHECK(live.geometry.relief_mm > 1.5 * photo.geometry.relief_mm);
 
   // Unlock needs both: the photo matches the enrolled template perfectly and is still refused.
   faceid::UserTemplates user;
-  user.user = "synth_00004";
+  user.user = "synth_00006";
   user.enrolled = faceid::Embeddings::Zero(1, 4);
   user.enrolled(0, 0) = 1;
   user.adaptive.resize(0, 4);
@@ -361,8 +399,9 @@ TEST_CASE("pad: train_pad and unlock_sim --attacks end to end, bad inputs exit 2
   INFO(out);
   // 5 persons: 4 fit (24 bona fide, 72 attack frames), 1 validation person (too few frames to
   // calibrate on: the fit frames are used).
-  CHECK_THAT(out, Catch::Contains("4 fit persons (24 bona fide, 72 attack frames), 1 validation persons "
-                                  "(6 bona fide, 18 attack frames), 0 frames with no face"));
+  // (Held photos and tablets wider than a head have no face found: fewer attack frames than 72/18.)
+  CHECK_THAT(out, Catch::Contains("4 fit persons (24 bona fide, "));
+  CHECK_THAT(out, Catch::Contains("1 validation persons (6 bona fide, "));
   CHECK_THAT(out, Catch::Contains("epoch 2/2 loss"));
   CHECK_THAT(out, Catch::Contains("calibrated on the fit frames"));
   CHECK_THAT(out, Catch::Contains("APCER mask"));
@@ -378,6 +417,42 @@ TEST_CASE("pad: train_pad and unlock_sim --attacks end to end, bad inputs exit 2
     CHECK_THAT(json, Catch::Contains(key));
   }
 
+  // The unseen-instrument protocol on two held-out identities (two sessions, bursts of 3 frames).
+  const std::string test = synth_with_attacks(dir / "test", 2, 3, 17, 60,
+                                              {faceid::AttackType::photo, faceid::AttackType::screen,
+                                               faceid::AttackType::mask}, 2, 3).string();
+  REQUIRE(run_app("train_pad", fmt::format("--data {} --checkpoint {} --leave-one-out {} --folds instruments "
+                                           "--out {}/loo.json --epochs 1 --width 4 --threads 1",
+                                           data, ckpt, test, dir.string()), &out) == 0);
+  CHECK_THAT(out, Catch::Contains("unseen-instrument protocol"));
+  CHECK_THAT(out, Catch::Contains("leave-one-out on 2 test identities"));
+  const std::string loo = faceid::read_file(dir / "loo.json");
+  for (const char* fold : {"\"fold\": \"none\"", "\"fold\": \"photo\"", "\"fold\": \"screen\"", "\"fold\": \"mask\""}) {
+    CHECK_THAT(loo, Catch::Contains(fold));
+  }
+  CHECK_THAT(loo, Catch::Contains("\"iapar_at_operating_point\""));
+  // The protocol refuses test identities it trains on.
+  CHECK(run_app("train_pad", fmt::format("--data {} --checkpoint {} --leave-one-out {} --out {}/loo2.json --epochs 1",
+                                         data, ckpt, data, dir.string()), &out) == 2);
+  CHECK_THAT(out, Catch::Contains("the protocol needs held-out identities"));
+  CHECK_FALSE(fs::exists(dir / "loo2.json"));
+  CHECK(run_app("train_pad", fmt::format("--data {} --checkpoint {} --attack-types photo,nope --out {}/x.bin",
+                                         data, ckpt, dir.string()), &out) == 2);
+  CHECK_THAT(out, Catch::Contains("--attack-types: unknown attack instrument 'nope'"));
+
+  // Burst attempts: liveness on the burst, match on its mean embedding.
+  REQUIRE(run_app("unlock_sim", fmt::format("--checkpoint {} --data {} --bursts --pad-model {} --enroll-frames 3 "
+                                            "--out {}/bursts --threads 1", ckpt, test, model, dir.string()),
+                  &out) == 0);
+  CHECK_THAT(out, Catch::Contains("burst attempts (liveness on the burst, match on the mean embedding)"));
+  const std::string bursts = faceid::read_file(dir / "bursts" / "bursts.json");
+  CHECK_THAT(bursts, Catch::Contains("\"bona_fide\": 6"));  // 2 persons x 3 poses of the last session
+  CHECK_THAT(bursts, Catch::Contains("\"nonrigid_motion\""));
+  CHECK_THAT(bursts, Catch::Contains("\"mask\": {\"presentations\": 6"));
+  CHECK(run_app("unlock_sim", fmt::format("--checkpoint {} --data {} --bursts --pad-model {} --out {}/b2",
+                                          ckpt, data, model, dir.string()), &out) == 2);
+  CHECK_THAT(out, Catch::Contains("no bursts (make them with synth --bursts K)"));
+
   // Bad inputs: a data root without attacks; an old YAML model; a model of another preprocessing.
   CHECK(run_app("train_pad", fmt::format("--data {} --checkpoint {} --out {}/x.bin", faceid::test::smoke_dataset().string(),
                                          ckpt, dir.string()), &out) == 2);
@@ -392,4 +467,118 @@ TEST_CASE("pad: train_pad and unlock_sim --attacks end to end, bad inputs exit 2
   CHECK(run_app("unlock_sim", fmt::format("--checkpoint {} --data {} --attacks --pad-model {}/other.bin --out {}/e3",
                                           ckpt, data, dir.string(), dir.string()), &out) == 2);
   CHECK_THAT(out, Catch::Contains("trained on another preprocessing"));
+}
+
+namespace {
+std::vector<std::string> type_names(const std::vector<faceid::AttackType>& types) {
+  std::vector<std::string> n;
+  for (auto t : types) n.emplace_back(faceid::to_string(t));
+  return n;
+}
+using Names = std::vector<std::string>;
+}  // namespace
+
+TEST_CASE("pad: attack instruments, families and the lists of them", "[pad]") {
+  CHECK(std::size(faceid::kAttackTypes) == 9);
+  for (faceid::AttackType t : faceid::kAttackTypes) CHECK(faceid::parse_attack_type(faceid::to_string(t)) == t);
+  CHECK(faceid::family_of(faceid::AttackType::head_form) == faceid::AttackFamily::mask);
+  CHECK(faceid::family_of(faceid::AttackType::screen) == faceid::AttackFamily::screen);
+  using T = faceid::AttackType;
+  CHECK(type_names(faceid::parse_attack_types("mask_paper,photo", "--x")) == Names{"photo", "mask_paper"});
+  CHECK(faceid::parse_attack_types("all", "--x").size() == 9);
+  // "mask" names the plain cast; a family name other than photo/screen selects its instruments.
+  CHECK(faceid::parse_attack_types("mask", "--x").size() == 7);
+  CHECK(type_names(faceid::parse_attack_types("screen,screen", "--x")) == Names{"screen"});
+  const std::string msg = faceid::test::bad_input_message([] { faceid::parse_attack_types("photo,nope", "--attack-types"); });
+  CHECK_THAT(msg, Catch::Contains("--attack-types: unknown attack instrument 'nope'"));
+  CHECK_THAT(msg, Catch::Contains("mask_silicone"));
+  CHECK(faceid::attack_burst_root("/d", T::mask_resin) == fs::path("/d/bursts/mask_resin"));
+  CHECK(faceid::live_burst_root("/d") == fs::path("/d/bursts/live"));
+}
+
+TEST_CASE("pad: leave-one-out folds", "[pad]") {
+  using T = faceid::AttackType;
+  const auto names = [](const std::vector<faceid::PadFold>& folds) {
+    std::vector<std::string> n;
+    for (const auto& f : folds) n.push_back(f.name);
+    return n;
+  };
+  const std::vector<T> all{T::photo, T::screen, T::mask, T::mask_paper, T::head_form};
+  CHECK(names(faceid::leave_one_out_folds(all, true, true)) ==
+        std::vector<std::string>{"none", "photo", "screen", "mask", "mask_paper", "head_form", "family:mask"});
+  CHECK(names(faceid::leave_one_out_folds(all, false, true)) ==
+        std::vector<std::string>{"none", "family:photo", "family:screen", "family:mask"});
+  CHECK(type_names(faceid::leave_one_out_folds(all, false, true).back().held_out) ==
+        Names{"mask", "mask_paper", "head_form"});
+  // Holding out the only instrument leaves nothing to train on: no such fold.
+  CHECK(names(faceid::leave_one_out_folds({T::mask, T::mask_paper}, true, true)) ==
+        std::vector<std::string>{"none", "mask", "mask_paper"});
+
+  faceid::PreprocessConfig pp;
+  const faceid::FaceCrop a = toy_crop(pp, true, 1), b = toy_crop(pp, false, 2), c = toy_crop(pp, false, 3);
+  faceid::PadCrops crops{{&a}, {{T::photo, {&b}}, {T::mask, {&c}}}};
+  CHECK(crops.without({T::photo}).attacks == std::vector<const faceid::FaceCrop*>{&c});
+  CHECK(crops.without({}).attacks.size() == 2);
+  CHECK(crops.without({T::photo}).bona_fide.size() == 1);
+}
+
+TEST_CASE("pad: burst motion tells a blink from a rigid shift", "[pad]") {
+  faceid::PreprocessConfig pp;
+  // A textured face-sized crop; the next frame is the same crop shifted by one pixel (a rigid
+  // micro-motion), or with the eye band darkened (a blink), each with its own small noise.
+  auto frame = [&](int shift, bool blink, int noise_seed) {
+    faceid::FaceCrop c = synthetic_crop(pp, [](double x, double y) { return -40.0 * std::exp(-(x * x + y * y) / 3000.0); });
+    for (int y = 0; y < 64; ++y) {
+      for (int x = 0; x < 64; ++x) {
+        const int xs = x + shift;
+        const float tex = static_cast<float>(std::sin(0.9 * xs) * std::cos(0.7 * y) + 0.3 * std::sin(0.31 * xs * y));
+        const float noise = 0.02f * static_cast<float>(std::sin(12.9898 * (x + 64 * y) + 78.233 * noise_seed));
+        const bool eyes = y >= 19 && y < 30 && x >= 14 && x < 50;
+        for (int ch = 0; ch < 3; ++ch) c.channel(ch)[y * 64 + x] = tex + noise - (blink && eyes ? 0.8f : 0.0f);
+      }
+    }
+    return c;
+  };
+  const faceid::FaceCrop f0 = frame(0, false, 1), shifted = frame(1, false, 2), blink = frame(0, true, 3);
+  const faceid::BurstMotion rigid = faceid::burst_motion({&f0, &shifted});
+  const faceid::BurstMotion living = faceid::burst_motion({&f0, &blink, &f0});
+  INFO("rigid " << rigid.nonrigid << " living " << living.nonrigid);
+  CHECK(rigid.nonrigid < 1.5);
+  CHECK(living.nonrigid > 3.0);
+  CHECK(living.eyes > 5 * living.mouth);
+  CHECK(faceid::burst_motion({&f0}).nonrigid == 0.0);
+
+  CHECK(faceid::burst_scored_frames(1) == std::vector<int>{0});
+  CHECK(faceid::burst_scored_frames(4) == std::vector<int>{0, 3});
+  CHECK(faceid::burst_scored_frames(2) == std::vector<int>{0, 1});
+}
+
+TEST_CASE("pad: a burst attempt needs a live burst and a matching mean embedding", "[pad][unlock]") {
+  const fs::path root = attack_dataset();
+  const faceid::PreprocessConfig pp;
+  const faceid::LivenessDetector detector(constant_model(root, pp), faceid::PadConfig{}, pp);
+  const faceid::FaceCrop live = crop_of(root / "synth_00006", pp);
+  const faceid::FaceCrop photo = crop_of(root / "attacks" / "photo" / "synth_00006", pp);
+  const faceid::BurstDecision b_live = detector.assess_burst({&live, &live, &live});
+  CHECK(b_live.live);
+  CHECK(b_live.scored == std::vector<int>{0, 2});
+  CHECK(b_live.frames.size() == 2);
+  CHECK(b_live.geometric_passes == 3);
+  CHECK(b_live.learned == Approx(0.5));
+  // A photo in two of three frames: the majority fails the relief check.
+  const faceid::BurstDecision b_mixed = detector.assess_burst({&live, &photo, &photo});
+  CHECK(b_mixed.geometric_passes == 1);
+  CHECK_FALSE(b_mixed.geometric_pass);
+  CHECK_FALSE(b_mixed.live);
+  CHECK(b_mixed.score == 0.0);
+  CHECK(faceid::test::bad_input_message([&] { detector.assess_burst({}); }).find("at least one frame") !=
+        std::string::npos);
+
+  faceid::Embeddings frames(2, 3);
+  frames << 1, 0, 0, 0, 1, 0;
+  const Eigen::RowVectorXf mean = faceid::burst_embedding(frames);
+  CHECK(mean.norm() == Approx(1.0));
+  CHECK(mean(0) == Approx(std::sqrt(0.5)));
+  CHECK(faceid::test::bad_input_message([] { faceid::burst_embedding(faceid::Embeddings(0, 3)); })
+            .find("at least one frame") != std::string::npos);
 }

@@ -433,12 +433,12 @@ TEST_CASE("store misuse: the lockout counter cannot be rolled back; the record i
   CHECK(TemplateStore::load(dir, test_key(), apart).generation() == 3);
 }
 
-TEST_CASE("store misuse: version 2 stores still load and are rewritten as version 3", "[store]") {
+TEST_CASE("store misuse: version 2 stores still load and are rewritten as version 4", "[store]") {
   const auto dir = faceid::test::scratch_dir("store-misuse-v2");
   TemplateStore store;
   store.add("alice", unit_rows(3, 8, 1), "fp");
-  // The version-2 plaintext: version 3 without the trailing generation.
-  const std::string v2 = faceid::test::as_store_version(store.serialize(), 2, 8);
+  // The version-2 plaintext: no liveness model per user, no generation.
+  const std::string v2 = faceid::test::store_plaintext_as_version(store, 2);
   faceid::write_file_atomic(dir / TemplateStore::kFileName, faceid::seal_store_bytes(v2, test_key()),
                             0600);
   TemplateStore back = TemplateStore::load(dir, test_key());

@@ -8,6 +8,7 @@
 #include "test_util.hpp"
 #include <algorithm>
 #include <cmath>
+#include <cstring>
 #include <cstdlib>
 #include <filesystem>
 #include <random>
@@ -181,7 +182,7 @@ TEST_CASE("template store: corrupt, truncated and foreign plaintext is refused b
   std::string version = good;
   version[8] = 7;
   CHECK(load_with(version) ==
-        "blob: unsupported template store format version 7 (this build reads versions 1 to 3)");
+        "blob: unsupported template store format version 7 (this build reads versions 1 to 4)");
   CHECK(load_with("PK\x03\x04 something else entirely") ==
         "blob: not a faceid template store (bad magic)");
   CHECK_THAT(load_with(good + "x"), Catch::Contains("1 bytes after the"));
@@ -417,11 +418,101 @@ TEST_CASE("template store: the lockout survives reopening the store", "[template
 TEST_CASE("template store: format version 1 (no lockout fields) is still read",
           "[template_store]") {
   TemplateStore store;
-  store.add("alice", unit_rows(3, 8, 1), "fp");
-  // A version-1 buffer: the version-3 one without the trailing lockout fields and generation.
-  const std::string v1 = faceid::test::as_store_version(store.serialize(), 1, 16);
+  store.add("alice", unit_rows(3, 8, 1), "fp", false, "pad.bin:00000000000000aa");
+  // A version-1 buffer: no liveness model, lockout fields or generation.
+  const std::string v1 = faceid::test::store_plaintext_as_version(store, 1);
   const TemplateStore back = TemplateStore::deserialize(v1, "v1");
   CHECK(back.get("alice").enrolled == store.get("alice").enrolled);
+  CHECK(back.get("alice").liveness_model.empty());
   CHECK(back.lockout().consecutive_failures == 0);
   CHECK_FALSE(back.lockout().locked);
+}
+
+TEST_CASE("template store: the liveness model of each user round trips", "[template_store][store]") {
+  const TempDir tmp("liveness");
+  TemplateStore store;
+  store.add("alice", unit_rows(3, 8, 1), "fp", false, "pad.bin:0123456789abcdef");
+  store.add("bob", unit_rows(2, 8, 2), "fp");  // enrolled without a liveness check
+  CHECK(store.get("alice").liveness_model == "pad.bin:0123456789abcdef");
+  CHECK(store.get("bob").liveness_model.empty());
+  store.save(tmp.path, test_key());
+  TemplateStore back = TemplateStore::load(tmp.path, test_key());
+  CHECK(back.get("alice").liveness_model == "pad.bin:0123456789abcdef");
+  CHECK(back.get("bob").liveness_model.empty());
+  // The plaintext is the layout written field by field (template_store.hpp), version 4.
+  CHECK(back.serialize() == faceid::test::store_plaintext_as_version(back, 4));
+  CHECK(static_cast<uint8_t>(back.serialize()[8]) == TemplateStore::kFormatVersion);
+  CHECK(TemplateStore::kFormatVersion == 4);
+  // A re-enrollment records the model of that enrollment (here: none).
+  back.add("alice", unit_rows(3, 8, 3), "fp", true);
+  CHECK(back.get("alice").liveness_model.empty());
+  back.add("bob", unit_rows(3, 8, 4), "fp", true, "other.bin:00000000000000ff");
+  CHECK(TemplateStore::deserialize(back.serialize(), "blob").get("bob").liveness_model ==
+        "other.bin:00000000000000ff");
+}
+
+TEST_CASE("template store: a version-4 store written byte by byte loads and writes back the same",
+          "[template_store][store]") {
+  auto le = [](uint64_t value, int bytes) {
+    std::string out;
+    for (int k = 0; k < bytes; ++k) out += static_cast<char>((value >> (8 * k)) & 0xff);
+    return out;
+  };
+  auto le_str = [&](const std::string& text) { return le(text.size(), 4) + text; };
+  auto le_f32 = [&](float value) {
+    uint32_t bits = 0;
+    std::memcpy(&bits, &value, sizeof bits);
+    return le(bits, 4);
+  };
+  const std::string created = "2024-05-01T12:00:00Z";
+  const std::string payload = le_str("fp123") + le_str(created) + le(2, 4) + le(1, 4) +
+                              le_str("alice") + le_str(created) + le_str("pad.bin:0a") +
+                              le(1, 4) + le(0, 4) + le_f32(0.6f) + le_f32(0.8f) + le(0, 4) +
+                              le(0, 4) + le(9, 8);
+  uint64_t hash = 0xcbf29ce484222325ull;
+  for (unsigned char c : payload) hash = (hash ^ c) * 0x100000001b3ull;
+  const std::string bytes = "FACEIDTS" + le(4, 4) + le(payload.size(), 8) + le(hash, 8) + payload;
+  const TemplateStore store = TemplateStore::deserialize(bytes, "golden");
+  CHECK(store.get("alice").liveness_model == "pad.bin:0a");
+  CHECK(store.get("alice").enrolled(0, 1) == 0.8f);
+  CHECK(store.generation() == 9);
+  CHECK(store.serialize() == bytes);
+  // Cut inside the liveness model: the message names the field.
+  const std::string cut = le_str("fp123") + le_str(created) + le(2, 4) + le(1, 4) +
+                          le_str("alice") + le_str(created) + le(10, 4) + "pad";
+  uint64_t h2 = 0xcbf29ce484222325ull;
+  for (unsigned char c : cut) h2 = (h2 ^ c) * 0x100000001b3ull;
+  CHECK_THAT(message_of([&] {
+               TemplateStore::deserialize("FACEIDTS" + le(4, 4) + le(cut.size(), 8) + le(h2, 8) +
+                                              cut, "golden");
+             }),
+             Catch::Contains("a liveness model"));
+}
+
+TEST_CASE("template store: a version-3 store loads with no liveness model and is rewritten as 4",
+          "[template_store][store]") {
+  const TempDir tmp("v3");
+  TemplateStore store;
+  store.add("alice", unit_rows(3, 8, 1), "fp", false, "ignored-by-v3");
+  store.add("bob", unit_rows(2, 8, 2), "fp");
+  const std::string v3 = faceid::test::store_plaintext_as_version(store, 3);
+  REQUIRE(static_cast<uint8_t>(v3[8]) == 3);
+  fs::create_directories(tmp.path);
+  faceid::write_file_atomic(tmp.path / TemplateStore::kFileName,
+                            faceid::seal_store_bytes(v3, test_key()), 0600);
+  TemplateStore back = TemplateStore::load(tmp.path, test_key());
+  CHECK(back.list() == std::vector<std::string>{"alice", "bob"});
+  CHECK(back.get("alice").liveness_model.empty());
+  CHECK(back.get("bob").liveness_model.empty());
+  CHECK(back.get("alice").enrolled == store.get("alice").enrolled);
+  CHECK(back.get("alice").created_utc == store.get("alice").created_utc);
+  back.save(tmp.path, test_key());
+  // On disk now: version 4, the same users, still no liveness model.
+  std::string plain = faceid::open_sealed_store_bytes(
+      faceid::read_file(tmp.path / TemplateStore::kFileName), test_key(), "store.bin");
+  CHECK(static_cast<uint8_t>(plain[8]) == 4);
+  const TemplateStore v4 = TemplateStore::deserialize(plain, "v4");
+  CHECK(v4.generation() == 1);
+  CHECK(v4.get("alice").liveness_model.empty());
+  CHECK(v4.get("bob").enrolled == store.get("bob").enrolled);
 }

@@ -252,8 +252,10 @@ std::vector<Field> schema(Config& c) {
       "`train_pad` on its validation persons, see `target_bpcer`).")
       .at_most(1);
   add("pad", "min_relief_mm", &c.pad.min_relief_mm,
-      "Geometric check: RMS depth residual (mm) of the face over its best-fitting quadric; flat "
-      "or bent photos and screens stay below it.")
+      "Geometric check: 75th-percentile depth residual (mm) of the crop's central window over a robust quadric "
+      "of the face region (hands and fingers around a held sheet left out); flat or bent photos "
+      "and screens stay below it. train_pad calibrates behind it and stores it in the liveness "
+      "model, which unlock then uses.")
       .at_least(0);
   add("pad", "target_bpcer", &c.pad.target_bpcer,
       "`train_pad` calibrates the liveness threshold: the highest one with this BPCER (bona fide "

@@ -83,15 +83,18 @@ PadReport pad_report(const std::vector<double>& bona_fide_scores,
     m.presentations = a.scores.size();
     m.apcer = apcer(a.scores, threshold);
     m.apcer_at_operating_point = apcer(a.scores, r.operating_threshold);
-    size_t accepted = 0, matched = 0;
+    size_t accepted = 0, matched = 0, accepted_at_operating = 0;
     for (size_t i = 0; i < a.scores.size(); ++i) {
       if (std::isnan(a.distances[i])) ++m.no_face;
       if (!matches(a.distances[i])) continue;
       ++matched;
       if (a.scores[i] >= threshold) ++accepted;
+      if (a.scores[i] >= r.operating_threshold) ++accepted_at_operating;
     }
     if (m.presentations > 0) {
       m.iapar = static_cast<double>(accepted) / static_cast<double>(m.presentations);
+      m.iapar_at_operating_point =
+          static_cast<double>(accepted_at_operating) / static_cast<double>(m.presentations);
       m.iapar_without_pad = static_cast<double>(matched) / static_cast<double>(m.presentations);
     }
     r.attacks.push_back(m);
@@ -106,7 +109,7 @@ std::string format_pad_report(const PadReport& r) {
       r.threshold, r.match_threshold, r.bona_fide, 100 * r.bpcer, 100 * r.frr_with_pad);
   for (const auto& a : r.attacks) {
     s += fmt::format(
-        "  {:<6}: {} presentations ({} no face), APCER {:.2f}%, accepted as the target {:.2f}% "
+        "  {:<13}: {} presentations ({} no face), APCER {:.2f}%, accepted as the target {:.2f}% "
         "(without PAD {:.2f}%)\n",
         a.type, a.presentations, a.no_face, 100 * a.apcer, 100 * a.iapar, 100 * a.iapar_without_pad);
   }
@@ -135,6 +138,7 @@ std::string pad_report_json(const PadReport& r) {
     t["iapar"] = json_number(a.iapar);
     t["iapar_without_pad"] = json_number(a.iapar_without_pad);
     t["apcer_at_operating_point"] = json_number(a.apcer_at_operating_point);
+    t["iapar_at_operating_point"] = json_number(a.iapar_at_operating_point);
   }
   j["attacks"] = std::move(attacks);
   return dump_json(j);

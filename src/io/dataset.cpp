@@ -200,7 +200,8 @@ Dataset scan_dataset(const fs::path& root, bool strict) {
   std::vector<fs::path> folders;
   for (const auto& entry : list_folder(root)) {
     if (entry.is_directory(ec)) {
-      if (entry.path().filename() == kAttackFolderName) continue;  // attack frames, not a person
+      // Attack frames and bursts, not persons.
+      if (entry.path().filename() == kAttackFolderName || entry.path().filename() == kBurstFolderName) continue;
       folders.push_back(entry.path());
     } else {
       int pose = 0;

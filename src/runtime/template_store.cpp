@@ -329,6 +329,7 @@ std::string TemplateStore::serialize() const {
   for (const auto& u : users_) {
     payload.put_str(u.user, LengthPrefix::u32);
     payload.put_str(u.created_utc, LengthPrefix::u32);
+    payload.put_str(u.liveness_model, LengthPrefix::u32);
     payload.put_u32(static_cast<uint32_t>(u.enrolled.rows()));
     payload.put_u32(static_cast<uint32_t>(u.adaptive.rows()));
     put_rows(payload, u.enrolled);
@@ -381,6 +382,7 @@ TemplateStore TemplateStore::deserialize(std::string_view bytes, const std::stri
     UserTemplates u;
     u.user = in.str(LengthPrefix::u32, "a user name");
     u.created_utc = in.str(LengthPrefix::u32, "a creation time");
+    if (version >= 4) u.liveness_model = in.str(LengthPrefix::u32, "a liveness model");
     const uint32_t enrolled = in.u32("an enrolled row count");
     const uint32_t adaptive = in.u32("an adaptive row count");
     if (enrolled == 0) {
@@ -418,7 +420,8 @@ void TemplateStore::require_fingerprint(const std::string& fingerprint) const {
 }
 
 void TemplateStore::add(const std::string& user, const Embeddings& embeddings,
-                        const std::string& fingerprint, bool replace) {
+                        const std::string& fingerprint, bool replace,
+                        const std::string& liveness_model) {
   check_user_name(user, source_);
   if (fingerprint.empty()) {
     throw_bad_input(fmt::format("{}: enrolling '{}' without a model fingerprint", source_,
@@ -455,6 +458,7 @@ void TemplateStore::add(const std::string& user, const Embeddings& embeddings,
   it->enrolled = embeddings;
   it->adaptive.resize(0, embeddings.cols());
   it->created_utc = utc_now_iso8601();
+  it->liveness_model = liveness_model;
   if (fingerprint_.empty()) {
     fingerprint_ = fingerprint;
     created_utc_ = it->created_utc;

@@ -262,6 +262,8 @@ void head_point(const Face& f, float theta, float phi, float pos[3], float rest[
   pos[2] = pz;
 }
 
+float surface_noise(uint64_t key, float x, float y) { return value_noise(key, x, y); }
+
 Rgb head_albedo(const Face& f, float x, float y, float z, AlbedoInfo& info) {
   const float ax = std::fabs(x);
   const float at = std::fabs(std::atan2(x / f.a, z / f.c));

@@ -59,6 +59,10 @@ struct AlbedoInfo {
   float hair = 0;  // hair coverage in [0, 1]
 };
 
+// Smooth value noise in [0, 1) on a unit lattice (the skin's own texture noise), for surface
+// textures of the attack instruments.
+float surface_noise(uint64_t key, float x, float y);
+
 // Albedo (display RGB) of the head at rest point (x, y, z).
 Rgb head_albedo(const Face& f, float x, float y, float z, AlbedoInfo& info);
 

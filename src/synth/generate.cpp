@@ -19,6 +19,7 @@
 #include "faceid/io/face_truth.hpp"
 #include "faceid/synth/attacks.hpp"
 #include "faceid/synth/synth.hpp"
+#include "synth/burst.hpp"
 #include "synth/params.hpp"
 
 namespace faceid {
@@ -33,7 +34,8 @@ constexpr const char* kPartialName = ".synth_manifest.partial.yaml";
 
 struct Job {
   int person, session, pose;
-  int attack = -1;  // index into kAttackTypes, -1 = the live person
+  int attack = -1;  // the AttackType, -1 = the live person
+  int frame = 0;    // a burst's frame 1..K (written as NNN_F), 0 = the set's frame NNN_K
 };
 
 std::string frame_file(int pose, int session, char kind, const char* ext) {
@@ -87,6 +89,13 @@ void validate(const SynthOptions& o) {
     throw_bad_input(fmt::format("synth options: threads (--threads) must be >= 0, got {}", o.threads));
   }
   if (o.out.empty()) throw_bad_input("synth options: out (--out) must not be empty");
+  if (o.bursts != 0 && (o.bursts < 2 || o.bursts > synth::kMaxBurstFrames)) {
+    throw_bad_input(fmt::format("synth options: bursts (--bursts) must be 0 (none) or in 2..{}, got {}",
+                                synth::kMaxBurstFrames, o.bursts));
+  }
+  if (o.attacks && o.attack_types.empty()) {
+    throw_bad_input("synth options: attack_types (--attack-types) must name at least one instrument");
+  }
   for (const auto& r : kRates) {
     const float v = o.distractors.*r.rate;
     if (!(v >= 0 && v <= 1)) {  // NaN too
@@ -101,6 +110,15 @@ void validate(const SynthOptions& o) {
   }
 }
 
+// "[photo, mask_paper]": the instruments written (none without attacks).
+std::string attack_types_text(const SynthOptions& o) {
+  std::string s = "[";
+  if (o.attacks) {
+    for (size_t i = 0; i < o.attack_types.size(); ++i) s += fmt::format("{}{}", i ? ", " : "", to_string(o.attack_types[i]));
+  }
+  return s + "]";
+}
+
 std::string manifest_text(const SynthOptions& o, bool complete) {
   return fmt::format(
       "# Written by faceid synth: the synthetic RGB-D face data set in this folder.\n"
@@ -113,11 +131,13 @@ std::string manifest_text(const SynthOptions& o, bool complete) {
       "poses: {}\n"
       "compact: {}\n"
       "attacks: {}\n"
+      "attack_types: {}\n"
+      "bursts: {}\n"
       "distractors: {}\n"
       "complete: {}\n",
       synth::kGeneratorVersion, o.seed, o.first_person, o.persons, o.sessions, o.poses,
-      o.compact ? "true" : "false", o.attacks ? "true" : "false", distractor_text(o.distractors),
-      complete ? "true" : "false");
+      o.compact ? "true" : "false", o.attacks ? "true" : "false", attack_types_text(o), o.bursts,
+      distractor_text(o.distractors), complete ? "true" : "false");
 }
 
 // Frames kept from an earlier run must come from the same generator, seed, format and distractor
@@ -146,6 +166,17 @@ void check_existing_manifest(const fs::path& path, const SynthOptions& o) {
     const std::string rates = YAML::Dump(node["distractors"]);
     const std::string ours = YAML::Dump(YAML::Load(distractor_text(o.distractors)));
     if (rates != ours) refuse(fmt::format("distractors {} (this run: {})", rates, ours));
+    // Attacks and bursts may be added to a set that has none; ones already there must match. A
+    // manifest from before attack_types was recorded had the first three instruments.
+    const bool had_attacks = node["attacks"] && node["attacks"].as<bool>();
+    const std::string types =
+        node["attack_types"] ? YAML::Dump(node["attack_types"]) : std::string(had_attacks ? "[photo, screen, mask]" : "[]");
+    const std::string our_types = YAML::Dump(YAML::Load(attack_types_text(o)));
+    if (had_attacks && o.attacks && YAML::Dump(YAML::Load(types)) != our_types) {
+      refuse(fmt::format("attack_types {} (this run: {})", types, our_types));
+    }
+    const int bursts = node["bursts"] ? node["bursts"].as<int>() : 0;
+    if (bursts != 0 && bursts != o.bursts) refuse(fmt::format("bursts: {} (this run: bursts: {})", bursts, o.bursts));
   } catch (const YAML::Exception& e) {
     throw_bad_input(fmt::format("{}: cannot read the manifest: {}", path.string(), e.what()));
   }
@@ -164,24 +195,34 @@ void encode(const char* ext, const cv::Mat& image, std::vector<uchar>& out, cons
 
 // Renders and writes one frame; false when it existed and was kept.
 bool write_frame(const SynthOptions& o, const Job& job) {
-  const fs::path dir =
-      (job.attack < 0 ? o.out : attack_dataset_root(o.out, kAttackTypes[job.attack])) / synth_person_name(job.person);
+  const AttackType type = static_cast<AttackType>(std::max(job.attack, 0));
+  const fs::path root = job.frame > 0 ? (job.attack < 0 ? live_burst_root(o.out) : attack_burst_root(o.out, type))
+                                      : (job.attack < 0 ? o.out : attack_dataset_root(o.out, type));
+  const fs::path dir = root / synth_person_name(job.person);
+  const int slot = job.frame > 0 ? job.frame : job.session;  // NNN_K, or NNN_F in a burst
+  const bool truth = job.attack < 0 && job.frame == 0;
   const char* color_ext = o.compact ? "png" : "bmp";
   const char* depth_ext = o.compact ? "png" : "dat";
-  const fs::path color_path = dir / frame_file(job.pose, job.session, 'c', color_ext);
-  const fs::path depth_path = dir / frame_file(job.pose, job.session, 'd', depth_ext);
+  const fs::path color_path = dir / frame_file(job.pose, slot, 'c', color_ext);
+  const fs::path depth_path = dir / frame_file(job.pose, slot, 'd', depth_ext);
   const fs::path truth_path = face_truth_path(depth_path);
   std::error_code ec;
   if (!o.overwrite && fs::exists(color_path, ec) && fs::exists(depth_path, ec) &&
-      (job.attack >= 0 || fs::exists(truth_path, ec))) {
+      (!truth || fs::exists(truth_path, ec))) {
     return false;
   }
   fs::create_directories(dir, ec);
   if (ec) throw_io(fmt::format("{}: cannot create folder: {}", dir.string(), ec.message()));
 
-  const SynthFrame frame =
-      job.attack < 0 ? render_synth_frame(o.seed, job.person, job.session, job.pose, o.distractors)
-                     : render_attack_frame(o.seed, kAttackTypes[job.attack], job.person, job.session, job.pose);
+  SynthFrame frame;
+  if (job.frame > 0) {
+    frame = job.attack < 0
+                ? render_live_burst_frame(o.seed, job.person, job.session, job.pose, job.frame, o.distractors)
+                : render_attack_burst_frame(o.seed, type, job.person, job.session, job.pose, job.frame);
+  } else {
+    frame = job.attack < 0 ? render_synth_frame(o.seed, job.person, job.session, job.pose, o.distractors)
+                           : render_attack_frame(o.seed, type, job.person, job.session, job.pose);
+  }
   std::vector<uchar> bytes;
   if (o.compact) {
     write_depth_png(depth_path, frame.depth_raw);
@@ -198,18 +239,23 @@ bool write_frame(const SynthOptions& o, const Job& job) {
     encode(".bmp", bgra, bytes, {}, color_path);
   }
   write_bytes(color_path, bytes);
-  if (job.attack < 0) write_face_truth(truth_path, frame.truth);  // last: it marks the frame complete
+  if (truth) write_face_truth(truth_path, frame.truth);  // last: it marks the frame complete
   // A frame of the other layout left from an overwritten run would shadow this one.
   const char* other_color = o.compact ? "bmp" : "png";
   const char* other_depth = o.compact ? "dat" : "png";
-  fs::remove(dir / frame_file(job.pose, job.session, 'c', other_color), ec);
-  fs::remove(dir / frame_file(job.pose, job.session, 'd', other_depth), ec);
+  fs::remove(dir / frame_file(job.pose, slot, 'c', other_color), ec);
+  fs::remove(dir / frame_file(job.pose, slot, 'd', other_depth), ec);
   return true;
 }
 
 }  // namespace
 
 std::string synth_person_name(int person) { return fmt::format("synth_{:05d}", person); }
+
+int synth_frame_count(const SynthOptions& o) {
+  const int kinds = 1 + (o.attacks ? static_cast<int>(o.attack_types.size()) : 0);
+  return kinds * o.persons * o.poses * (o.sessions + o.bursts);
+}
 
 void generate_synth_dataset(const SynthOptions& o, const std::function<void(int, int)>& progress) {
   validate(o);
@@ -231,17 +277,31 @@ void generate_synth_dataset(const SynthOptions& o, const std::function<void(int,
   fs::remove(manifest, ec);  // the set is incomplete until this run ends
 
   std::vector<Job> jobs;
-  jobs.reserve(static_cast<size_t>(o.persons) * o.sessions * o.poses * (o.attacks ? 4 : 1));
+  jobs.reserve(static_cast<size_t>(synth_frame_count(o)));
   for (int p = o.first_person; p < o.first_person + o.persons; ++p) {
     for (int s = 1; s <= o.sessions; ++s) {
       for (int q = 1; q <= o.poses; ++q) jobs.push_back({p, s, q});
     }
   }
   if (o.attacks) {
-    for (int a = 0; a < static_cast<int>(std::size(kAttackTypes)); ++a) {
+    for (const AttackType type : o.attack_types) {
       for (int p = o.first_person; p < o.first_person + o.persons; ++p) {
         for (int s = 1; s <= o.sessions; ++s) {
-          for (int q = 1; q <= o.poses; ++q) jobs.push_back({p, s, q, a});
+          for (int q = 1; q <= o.poses; ++q) jobs.push_back({p, s, q, static_cast<int>(type)});
+        }
+      }
+    }
+  }
+  // Bursts: every person and pose of the last session, live and per chosen instrument.
+  if (o.bursts > 0) {
+    std::vector<int> kinds{-1};
+    if (o.attacks) {
+      for (const AttackType type : o.attack_types) kinds.push_back(static_cast<int>(type));
+    }
+    for (const int kind : kinds) {
+      for (int p = o.first_person; p < o.first_person + o.persons; ++p) {
+        for (int q = 1; q <= o.poses; ++q) {
+          for (int f = 1; f <= o.bursts; ++f) jobs.push_back({p, o.sessions, q, kind, f});
         }
       }
     }

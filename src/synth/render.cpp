@@ -33,11 +33,12 @@ inline uint8_t to_byte(float v) {
 constexpr float kTwoPi = 6.28318530717959f;
 constexpr Rgb kWearerEyes{0.07f, 0.05f, 0.045f};
 
-// Bilinear lookup of a BGR texture at pixel coordinates (u, v); outside it: a black frame (the
-// border of the print or the screen's bezel).
-Rgb sample_texture(const cv::Mat& tex, float u, float v) {
+// Bilinear lookup of a BGR texture at pixel coordinates (u, v); outside it (`inside` false): a
+// black frame (the screen's bezel).
+Rgb sample_texture(const cv::Mat& tex, float u, float v, bool& inside) {
   const int x0 = static_cast<int>(std::floor(u)), y0 = static_cast<int>(std::floor(v));
-  if (x0 < 0 || y0 < 0 || x0 + 1 >= tex.cols || y0 + 1 >= tex.rows) return Rgb{0.03f, 0.03f, 0.03f};
+  inside = !(x0 < 0 || y0 < 0 || x0 + 1 >= tex.cols || y0 + 1 >= tex.rows);
+  if (!inside) return Rgb{0.03f, 0.03f, 0.03f};
   const float fx = u - static_cast<float>(x0), fy = v - static_cast<float>(y0);
   const uint8_t* r0 = tex.ptr<uint8_t>(y0) + 3 * x0;
   const uint8_t* r1 = tex.ptr<uint8_t>(y0 + 1) + 3 * x0;
@@ -69,6 +70,83 @@ MaskHit mask_hit(const Face& f, const Eigen::Vector3f& rest, const AlbedoInfo& i
   const float edge = std::min({(rest.z() - 0.25f * f.c) / 15.0f, (f.hairline_y - y) / 8.0f, 1.0f});
   hit.cover = std::max(0.0f, edge) * (1 - info.hair);
   return hit;
+}
+
+inline float clamp01(float v) { return std::min(1.0f, std::max(0.0f, v)); }
+inline Rgb mix(const Rgb& a, const Rgb& b, float t) {
+  return {a.r + (b.r - a.r) * t, a.g + (b.g - a.g) * t, a.b + (b.b - a.b) * t};
+}
+inline Rgb scaled(const Rgb& c, float s) { return {c.r * s, c.g * s, c.b * s}; }
+
+float hair_dropout_of(const Face& f) { return 0.03f + 0.25f * (1 - std::min(1.0f, luminance(f.hair) * 2)); }
+
+// A mask make other than the plain cast (MaskMake): the cover (paint or material, grain, seam),
+// its eye holes with the wearer's real eyes, the wearer's own head or the head form beyond it.
+// `albedo`, `ks`, `dropout` hold the subject's own shading on entry.
+void shade_mask(const Face& f, const AttackLook& att, const Eigen::Vector3f& rest, Rgb& albedo, float& ks,
+                float& z, float& dropout) {
+  const float x = rest.x(), y = rest.y();
+  Rgb outside = albedo;
+  float outside_ks = ks;
+  if (att.make == MaskMake::head_form) {
+    outside = att.form_color;
+    outside_ks = 0.03f;
+    dropout = 0.002f;
+  } else if (att.has_wearer) {
+    AlbedoInfo wi;
+    outside = head_albedo(att.wearer, x, y, rest.z(), wi);
+    outside_ks = 0.07f + 0.06f * wi.hair;
+    dropout = 0.002f + wi.hair * hair_dropout_of(att.wearer);
+  }
+  const float soft = att.edge_soft, soft_y = std::min(att.edge_soft, 8.0f);
+  const float top = f.hairline_y + att.cover_top, bottom = std::max(f.chin_y - 12, att.cover_bottom);
+  float cover = 0;
+  if (y > bottom && y < top + soft_y) {
+    cover = std::min({clamp01((rest.z() - 0.25f * f.c) / soft), clamp01((top - y) / soft_y + 0.5f),
+                      clamp01((y - bottom) / soft_y + 0.5f)});
+  }
+  if (cover <= 0) {
+    albedo = outside;
+    ks = outside_ks;
+    return;
+  }
+  if (att.eye_holes) {
+    const float ex = (std::fabs(x) - f.eye_x) / (1.2f * f.eye_w), ey = (y - f.eye_y) / (2.0f * f.eye_h);
+    if (ex * ex + ey * ey < 1) {
+      // The wearer's real eye (and the skin around it) in the hole's shadow, behind the mask.
+      AlbedoInfo wi;
+      albedo = att.has_wearer ? scaled(head_albedo(att.wearer, x, y, rest.z(), wi), 0.6f) : kWearerEyes;
+      ks = 0.06f;
+      z += att.eye_recess;
+      dropout = 0.002f;
+      return;
+    }
+  }
+  Rgb pa;
+  if (att.make == MaskMake::head_form) {
+    // The print: the subject's own albedo with the paper's contrast and ink gamut.
+    pa = Rgb{(0.06f + att.gain * albedo.r) * att.tint.r, (0.06f + att.gain * albedo.g) * att.tint.g,
+             (0.06f + att.gain * albedo.b) * att.tint.b};
+  } else {
+    AlbedoInfo pi;
+    pa = head_albedo(att.paint, x, y, rest.z(), pi);
+  }
+  if (att.grain > 0) {
+    const float g = surface_noise(att.paint.key ^ 0x9a1aULL, x * (1 / 1.5f), y * (1 / 1.5f));
+    pa = scaled(pa, 1 + att.grain * (2 * g - 1));
+  }
+  if (att.fibre > 0) {
+    const float n1 = surface_noise(att.paint.key ^ 0xf1b1ULL, x * 1.4f, y * 0.25f);
+    const float n2 = surface_noise(att.paint.key ^ 0xf1b2ULL, (x + y) * 0.2f, (x - y) * 1.3f);
+    const float blot = surface_noise(att.paint.key ^ 0xf1b3ULL, x * (1 / 12.0f), y * (1 / 12.0f));
+    pa = scaled(pa, 1 + att.fibre * (n1 + n2 - 1) + 0.5f * att.fibre * (2 * blot - 1));
+  }
+  const float w = std::min(1.0f, 3 * cover);
+  pa = scaled(pa, att.seam_shade + (1 - att.seam_shade) * cover);
+  albedo = mix(outside, pa, w);
+  ks = outside_ks + (att.mask_ks - outside_ks) * w;
+  z -= att.seam_step * w;
+  dropout = 0.002f + (dropout - 0.002f) * (1 - w);
 }
 
 // The shadow band's second half: in every column, the neck pixels within the band below the
@@ -125,10 +203,14 @@ void shade(const Scene& sc, const std::vector<Fragment>& frags, cv::Mat& color, 
   const float hair_dropout2 = 0.03f + 0.25f * (1 - std::min(1.0f, luminance(face2.hair) * 2));
   const Rgb neck2{face2.skin.r * 0.93f, face2.skin.g * 0.92f, face2.skin.b * 0.92f};
   const Rgb hand_skin{face.skin.r * 0.97f, face.skin.g * 0.94f, face.skin.b * 0.94f};
+  const Rgb hand_skin2{face2.skin.r * 0.97f, face2.skin.g * 0.94f, face2.skin.b * 0.94f};
   const float vig_norm = 0.2f / (cam.cx * cam.cx + cam.cy * cam.cy);
   const float inv_fx = 1.0f / cam.fx, inv_fy = 1.0f / cam.fy;
-  const Rgb neck{face.skin.r * 0.93f, face.skin.g * 0.92f, face.skin.b * 0.92f};
   const AttackLook& att = sc.attack;
+  const Rgb& neck_skin = att.has_wearer ? att.wearer.skin : face.skin;
+  const Rgb neck = att.make == MaskMake::head_form && att.surface == Surface::mask
+                       ? att.form_color
+                       : Rgb{neck_skin.r * 0.93f, neck_skin.g * 0.92f, neck_skin.b * 0.92f};
 
   for (int v = 0; v < cam.height; ++v) {
     uint8_t* out = color.ptr<uint8_t>(v);
@@ -182,7 +264,9 @@ void shade(const Scene& sc, const std::vector<Fragment>& frags, cv::Mat& color, 
             ks = 0.07f + 0.06f * info.hair;
             dropout = 0.002f + info.hair * (second ? hair_dropout2 : hair_dropout);
             part = Part::head;
-            if (att.surface == Surface::mask && !second) {
+            if (att.surface == Surface::mask && !second && att.make != MaskMake::plain) {
+              shade_mask(face, att, rest, albedo, ks, z, dropout);
+            } else if (att.surface == Surface::mask && !second) {
               const MaskHit hit = mask_hit(face, rest, info);
               if (hit.eye_hole) {
                 albedo = kWearerEyes;  // the wearer's shadowed eyes, behind the mask
@@ -203,7 +287,8 @@ void shade(const Scene& sc, const std::vector<Fragment>& frags, cv::Mat& color, 
                              bw[2] * mesh.rest[tri.v[2]].x();
             const float tv = bw[0] * mesh.rest[tri.v[0]].y() + bw[1] * mesh.rest[tri.v[1]].y() +
                              bw[2] * mesh.rest[tri.v[2]].y();
-            const Rgb t = sample_texture(att.texture, tu, tv);
+            bool printed = true;
+            const Rgb t = sample_texture(att.texture, tu, tv, printed);
             if (att.surface == Surface::screen) {
               // Emissive: the display's own light, its colour shift and the moire beat between
               // its pixel grid and the camera's, plus a faint reflection of the room.
@@ -218,9 +303,10 @@ void shade(const Scene& sc, const std::vector<Fragment>& frags, cv::Mat& color, 
               dropout = 0.01f;
             } else {
               // Print: reduced contrast and ink gamut, a semi-gloss paper.
-              albedo = Rgb{(0.06f + att.gain * t.r) * att.tint.r, (0.06f + att.gain * t.g) * att.tint.g,
-                           (0.06f + att.gain * t.b) * att.tint.b};
-              ks = 0.1f;
+              albedo = printed ? Rgb{(0.06f + att.gain * t.r) * att.tint.r, (0.06f + att.gain * t.g) * att.tint.g,
+                                     (0.06f + att.gain * t.b) * att.tint.b}
+                               : Rgb{att.paper.r * att.tint.r, att.paper.g * att.tint.g, att.paper.b * att.tint.b};
+              ks = att.sheet_ks;
             }
             part = Part::other;
             break;
@@ -241,8 +327,10 @@ void shade(const Scene& sc, const std::vector<Fragment>& frags, cv::Mat& color, 
             const float y = bw[0] * mesh.rest[tri.v[0]].y() + bw[1] * mesh.rest[tri.v[1]].y() +
                             bw[2] * mesh.rest[tri.v[2]].y();
             const SessionParams& cs = second ? sc.second.session : ses;
-            const float stripe = 1 + cs.clothing_stripes * std::sin(y * (1 / 9.0f));
-            albedo = Rgb{cs.clothing.r * stripe, cs.clothing.g * stripe, cs.clothing.b * stripe};
+            const bool worn = att.has_wearer && !second;  // a mask's wearer: its own clothes
+            const Rgb& cloth = worn ? att.wearer_clothing : cs.clothing;
+            const float stripe = 1 + (worn ? att.wearer_stripes : cs.clothing_stripes) * std::sin(y * (1 / 9.0f));
+            albedo = Rgb{cloth.r * stripe, cloth.g * stripe, cloth.b * stripe};
             part = tri.material == Material::arm ? Part::hand : Part::torso;
             break;
           }
@@ -253,7 +341,7 @@ void shade(const Scene& sc, const std::vector<Fragment>& frags, cv::Mat& color, 
             part = Part::head;
             break;
           case Material::hand:
-            albedo = hand_skin;
+            albedo = second ? hand_skin2 : hand_skin;  // an attacker's hands holding a sheet
             ks = 0.05f;
             part = Part::hand;
             break;
@@ -263,7 +351,7 @@ void shade(const Scene& sc, const std::vector<Fragment>& frags, cv::Mat& color, 
             part = Part::chair;
             break;
         }
-        if (second) part = Part::second_person;
+        if (second && part != Part::hand) part = Part::second_person;
         const float shade = sc.ambient + sc.diffuse * std::max(0.0f, n.dot(light));
         float spec = 0;
         if (ks > 0) spec = ks * pow16(std::max(0.0f, n.dot((light + view).normalized())));

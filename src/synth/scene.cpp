@@ -308,8 +308,9 @@ void add_closed_grid(Mesh& m, int base, int rows, int cols, Material mat, const 
   }
 }
 
-// An ellipsoid at `center` (camera coords) with semi-axes r along the unit columns of `axes`;
-// rest coordinates are the local (axes) coordinates.
+}  // namespace
+
+// Rest coordinates are the local (axes) coordinates.
 void add_ellipsoid(Mesh& m, const Eigen::Vector3f& center, const Eigen::Matrix3f& axes, const Eigen::Vector3f& r,
                    Material mat) {
   constexpr int kRows = 9, kCols = 14;
@@ -326,6 +327,8 @@ void add_ellipsoid(Mesh& m, const Eigen::Vector3f& center, const Eigen::Matrix3f
   }
   add_closed_grid(m, base, kRows, kCols, mat, center);
 }
+
+namespace {
 
 // A box with flat faces (four vertices each), faces turned outwards.
 void add_box(Mesh& m, const Eigen::Vector3f (&c)[8], Material mat) {
@@ -460,13 +463,36 @@ TorsoExtent torso_extent(const Mesh& m, const PersonBuild& pb) {
 
 }  // namespace
 
+void add_other_person(Scene& sc, uint64_t seed, int identity, const FrameParams& frame, bool with_head) {
+  const IdentityParams id2 = make_identity(seed, identity);
+  sc.second.present = true;
+  sc.second.session = make_session(seed, identity, 1, id2);
+  sc.second.face = make_face(id2, sc.second.session, frame);
+  Mesh& m = sc.mesh;
+  const size_t first = m.tris.size();
+  std::vector<Eigen::Vector3f> lens2[2];
+  Eigen::Vector3f center2[2];
+  add_person(m, sc.second.face, id2, frame, with_head, lens2, center2);
+  for (size_t t = first; t < m.tris.size(); ++t) m.tris[t].who = 1;
+}
+
+void fit_wall(Scene& sc) {
+  for (const auto& p : sc.mesh.pos) sc.wall_offset = std::min(sc.wall_offset, sc.wall_normal.dot(p) - 100);
+}
+
 Scene build_scene(uint64_t seed, int person, int session, const FrameParams& frame) {
+  return build_scene(seed, person, session, frame, FaceEdit{});
+}
+
+Scene build_scene(uint64_t seed, int person, int session, const FrameParams& frame, const FaceEdit& edit) {
   Scene sc;
   sc.identity = make_identity(seed, person);
   sc.session = make_session(seed, person, session, sc.identity);
   sc.frame = frame;
   FrameParams& fr = sc.frame;
-  const Face& f = sc.face = make_face(sc.identity, sc.session, sc.frame);
+  sc.face = make_face(sc.identity, sc.session, sc.frame);
+  if (edit) edit(sc.face);
+  const Face& f = sc.face;
   Mesh& m = sc.mesh;
   std::vector<Eigen::Vector3f> lens[2];
   Eigen::Vector3f lens_center[2];
@@ -517,18 +543,12 @@ Scene build_scene(uint64_t seed, int person, int session, const FrameParams& fra
   if (fr.second_person) {
     // Another identity, further back and to the side, in one of its own clean frames.
     const IdentityParams id2 = make_identity(seed, fr.second_identity);
-    sc.second.present = true;
-    sc.second.session = make_session(seed, fr.second_identity, 1, id2);
     FrameParams f2 = make_frame(seed, fr.second_identity, 1, fr.second_pose);
-    sc.second.face = make_face(id2, sc.second.session, f2);
+    const float c2 = make_face(id2, make_session(seed, fr.second_identity, 1, id2), f2).c;
     f2.distance = fr.distance + fr.second_dz;
-    f2.offset_x = fr.second_x * kDepthCamera.cx / kDepthCamera.fx * (f2.distance + sc.second.face.c);
+    f2.offset_x = fr.second_x * kDepthCamera.cx / kDepthCamera.fx * (f2.distance + c2);
     f2.offset_y = fr.second_y;
-    const size_t first = m.tris.size();
-    std::vector<Eigen::Vector3f> lens2[2];
-    Eigen::Vector3f center2[2];
-    add_person(m, sc.second.face, id2, f2, true, lens2, center2);
-    for (size_t t = first; t < m.tris.size(); ++t) m.tris[t].who = 1;
+    add_other_person(sc, seed, fr.second_identity, f2, true);
   }
   if (fr.hand && sc.has_face) add_hand(m, sc);
   compute_normals(m);

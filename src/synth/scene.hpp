@@ -3,6 +3,7 @@
 #pragma once
 
 #include <cstdint>
+#include <functional>
 #include <vector>
 
 #include <Eigen/Core>
@@ -46,17 +47,44 @@ struct Mesh {
 // What a presentation attack changes in the shading (synth --attacks); `live` for a real person.
 enum class Surface : uint8_t { live, photo, screen, mask };
 
+// The make of a 3-D instrument (Surface::mask): how its cover is coloured, where it ends and what
+// its eye openings show (attack.cpp draws the parameters, render.cpp shades them).
+enum class MaskMake : uint8_t { plain, plaster, paper, silicone, resin, partial, head_form };
+
 struct AttackLook {
   Surface surface = Surface::live;
   cv::Mat texture;      // photo, screen: the source colour image (CV_8UC3 BGR); a sheet vertex's
                         // rest (x, y) are its texture pixel coordinates
-  float gain = 1;       // photo: print contrast; screen: emissive brightness
-  Rgb tint{1, 1, 1};    // photo: ink gamut; screen: the display's colour shift
+  float gain = 1;       // photo, head_form: print contrast; screen: emissive brightness
+  Rgb tint{1, 1, 1};    // photo, head_form: ink gamut; screen: the display's colour shift
   float moire_period = 3;  // screen: period of the moire beat, source pixels
   float moire_angle = 0;   // screen: its direction, radians
   float moire_depth = 0;   // screen: its amplitude
-  Rgb mask_color;       // mask: the material's colour
+  float sheet_ks = 0.1f;   // photo: paper gloss (screen: glass, fixed)
+  Rgb paper{1, 1, 1};      // photo: the paper's colour beyond the printed picture
+  Rgb mask_color;       // plain mask: the material's colour
   float eye_recess = 12;   // mask: the eye holes show the wearer this far behind the mask (mm)
+  // Mask makes other than `plain` (MaskMake::plain keeps the original cast's shading).
+  MaskMake make = MaskMake::plain;
+  Face paint;             // the cover's colours: its albedo (skin = the material or the paint,
+                          // painted lips, brows and eyes where the make has them)
+  float mask_ks = 0.1f;   // the material's specular weight
+  float grain = 0;        // plaster grain: relative albedo noise at ~1.5 mm
+  float fibre = 0;        // paper mache fibres: relative albedo noise, streaky at ~0.7 mm
+  bool eye_holes = true;  // holes with the wearer's real eyes (else painted eyes, no depth step)
+  bool has_wearer = false;  // worn over another identity's head: its albedo outside the cover and
+                            // behind the eye holes, its neck and clothing
+  Face wearer;              // that identity's appearance on the subject's landmarks
+  Rgb wearer_clothing;
+  float wearer_stripes = 0;
+  float cover_bottom = -1e9f;  // rest y below which the mask ends (partial: under the nose)
+  float cover_top = 0;         // the cover ends this far above the hairline (mm; < 0: below)
+  float edge_soft = 15;        // mm over which the cover fades at its edges
+  float seam_step = 0;         // the cover stands this far proud of the skin at its edge (mm)
+  float seam_shade = 1;        // albedo factor of the cover near its edge (a visible seam)
+  Rgb form_color;              // head_form: the plain matte form beyond the print (and its neck)
+  // Sheets held by an attacker (Scene::second, who = 1): its hands' skin.
+  bool attacker_hands = false;
 };
 
 struct Scene {
@@ -91,6 +119,9 @@ struct Scene {
 Scene build_scene(uint64_t seed, int person, int session, int pose);
 // The same with the frame's parameters given (e.g. a rigid, neutral mask).
 Scene build_scene(uint64_t seed, int person, int session, const FrameParams& frame);
+// Changes the frame's Face before the mesh is built (eyelids, glasses on a mask, a head form).
+using FaceEdit = std::function<void(Face&)>;
+Scene build_scene(uint64_t seed, int person, int session, const FrameParams& frame, const FaceEdit& edit);
 
 // Pieces of the scene builder that the attack scenes reuse.
 // Rotation in the world frame (x right, y up, z to the camera) for a head pose.
@@ -100,5 +131,13 @@ Eigen::Matrix3f pose_rotation(float yaw, float pitch, float roll);
 void add_grid_tris(Mesh& m, int base, int rows, int cols, Material mat, bool periodic = true);
 // Unit vertex normals from the triangles.
 void compute_normals(Mesh& m);
+// An ellipsoid at `center` (camera coords) with semi-axes r along the unit columns of `axes`.
+void add_ellipsoid(Mesh& m, const Eigen::Vector3f& center, const Eigen::Matrix3f& axes, const Eigen::Vector3f& r,
+                   Material mat);
+// Adds identity `identity` as Scene::second (who = 1): its clean frame `frame` (distance, offsets
+// and pose as given), with its head or, when !with_head, neck and torso only.
+void add_other_person(Scene& sc, uint64_t seed, int identity, const FrameParams& frame, bool with_head);
+// Moves the wall back to stand at least 100 mm behind every vertex (after the mesh changed).
+void fit_wall(Scene& sc);
 
 }  // namespace faceid::synth

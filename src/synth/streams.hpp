@@ -33,6 +33,7 @@ enum class Stream : uint64_t {
   color_noise = 5,
   attack = 6,      // presentation attacks: placement and look (their noise keys add the type)
   distractor = 7,  // distractors: one sub-stream per kind (hash_key adds the Distractor tag)
+  burst = 8,       // bursts: the temporal model of frames 2..K (hash_key adds the burst's tag)
 };
 
 // An integer in [0, n), n >= 1, as the generator has always drawn it: the top 31 bits of one

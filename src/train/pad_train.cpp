@@ -124,7 +124,9 @@ class FitLoop {
       for (int j = 0; j < batch; ++j) {
         const auto& set = j < half ? fit_.bona_fide : fit_.attacks;
         const FaceCrop& c = *set[rng_.below(set.size())];
-        augment_.apply(c.chw.data(), data_.data() + static_cast<size_t>(j) * floats_, side_, e, s, j);
+        float* slot = data_.data() + static_cast<size_t>(j) * floats_;
+        augment_.apply(c.chw.data(), slot, side_, e, s, j);
+        if (options_.colour_invariance) recolour(slot);
       }
       const torch::Tensor x = torch::from_blob(data_.data(), {batch, kChannels, side_, side_});
       const torch::Tensor loss = torch::binary_cross_entropy_with_logits(net_->forward(x), labels_);
@@ -138,6 +140,26 @@ class FitLoop {
   }
 
  private:
+  // A change of material: with probability 1/2 each colour channel is scaled by its own gain in
+  // [0.6, 1.4], and with probability 1/4 the colour becomes grey (its luminance), in display
+  // units; depth is left alone. What stays is the spatial pattern and the shading, which a mask of
+  // another colour shares with ours; the colour of a material is the renderer's choice.
+  void recolour(float* chw) {
+    const size_t n = static_cast<size_t>(side_) * side_;
+    const bool gains = rng_.chance(0.5), grey = rng_.chance(0.25);
+    float g[3] = {1, 1, 1};
+    if (gains) {
+      for (float& v : g) v = static_cast<float>(rng_.uniform(0.6, 1.4));
+    }
+    if (!gains && !grey) return;
+    for (size_t i = 0; i < n; ++i) {
+      float rgb[3];
+      for (int ch = 0; ch < 3; ++ch) rgb[ch] = (chw[ch * n + i] * kColorStd[ch] + kColorMean[ch]) * g[ch];
+      if (grey) rgb[0] = rgb[1] = rgb[2] = 0.299f * rgb[0] + 0.587f * rgb[1] + 0.114f * rgb[2];
+      for (int ch = 0; ch < 3; ++ch) chw[ch * n + i] = (rgb[ch] - kColorMean[ch]) / kColorStd[ch];
+    }
+  }
+
   PadNet net_;
   const PadSamples& fit_;
   const PadTrainOptions& options_;

@@ -146,8 +146,8 @@ struct PadConfig {
   std::string model;                // liveness model written by train_pad ("" = none)
   double threshold = -1;            // live when the liveness score >= this; < 0: the model's own
                                     // threshold, calibrated by train_pad to target_bpcer
-  double min_relief_mm = 2.5;       // geometric check: RMS depth residual of the face over its
-                                    // best quadric must reach this (photos and screens do not)
+  double min_relief_mm = 1.5;       // geometric check (DepthGeometry::relief_mm) must reach this
+                                    // (photos and screens do not); stored in the liveness model
   double target_bpcer = 0.005;      // train_pad calibrates the threshold to this BPCER
 };
 

@@ -43,6 +43,7 @@ struct AttackTypeMetrics {
   double iapar = 0;          // accepted as the targeted user, PAD and distance both passed
   double iapar_without_pad = 0;  // accepted on distance alone: what PAD prevents
   double apcer_at_operating_point = 0;  // APCER at PadReport::operating_threshold
+  double iapar_at_operating_point = 0;  // accepted as the target at the operating threshold
 };
 
 // The fixed operating point reported besides the configured threshold: the threshold whose
@@ -70,7 +71,7 @@ PadReport pad_report(const std::vector<double>& bona_fide_scores,
 std::string format_pad_report(const PadReport& report);  // human-readable lines
 // JSON: liveness_threshold, match_threshold, bona_fide, bpcer, frr_with_pad, operating_threshold,
 // operating_bpcer, then attacks (type → presentations, no_face, apcer, iapar, iapar_without_pad,
-// apcer_at_operating_point); a NaN metric is null.
+// apcer_at_operating_point, iapar_at_operating_point); a NaN metric is null.
 std::string pad_report_json(const PadReport& report);
 
 }  // namespace faceid

@@ -30,6 +30,8 @@ struct Dataset {
 // The folder of presentation-attack frames in a dataset root (synth --attacks writes
 // ROOT/attacks/<type>/<targeted identity>/...): never a person, scan_dataset skips it.
 constexpr const char* kAttackFolderName = "attacks";
+// Bursts of frames (one unlock attempt each) under ROOT/bursts/ (faceid/io/attacks.hpp); not a person.
+constexpr const char* kBurstFolderName = "bursts";
 
 // Scans ROOT: one folder per person (any name; hidden entries and the attacks folder ignored),
 // files NNN_K_c.bmp|png and NNN_K_d.dat|png. A depth file without its colour file (or the

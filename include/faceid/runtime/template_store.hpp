@@ -2,7 +2,8 @@
 // object with add / remove / verify / identify / save / load). Torch-free.
 //
 // Per user: every enrollment embedding, the adaptive templates that successful unlocks added (a
-// bounded FIFO managed by UnlockPolicy) and the enrollment time. Per store: the fingerprint of the
+// bounded FIFO managed by UnlockPolicy), the enrollment time and the liveness model that screened
+// the enrollment frames ("" when none did). Per store: the fingerprint of the
 // model that made the embeddings (a hex hash of the checkpoint's weights + config, given by the
 // caller): embeddings of another model are meaningless here, so add() and require_fingerprint()
 // refuse a different one.
@@ -23,18 +24,21 @@
 // StoreAccess::accept_rollback. Limit: the record is a file too; an attacker who can replace both
 // files (or delete the record and put back a store of generation <= 1) still rolls back. Only
 // secure hardware (a monotonic counter) closes that.
-// The plaintext inside store.bin is format version 3, little-endian, in the core sealed layout
+// The plaintext inside store.bin is format version 4, little-endian, in the core sealed layout
 // (faceid/core/binary.hpp; serialize() writes it with sensitive ByteWriters, which wipe every
 // buffer they free):
 //   0  8 bytes  magic "FACEIDTS"
-//   8  u32      format version (3; versions 1 and 2 are still read and rewritten as 3)
+//   8  u32      format version (4; versions 1 to 3 are still read and rewritten as 4)
 //  12  u64      payload size in bytes
 //  20  u64      FNV-1a 64 checksum of the payload
 //  28  payload: str fingerprint, str created_utc, u32 dim, u32 users, then per user:
-//               str name, str created_utc, u32 enrolled rows, u32 adaptive rows,
+//               str name, str created_utc,
+//               (version >= 4) str liveness_model ("" = enrolled without a liveness check;
+//               older versions read as ""),
+//               u32 enrolled rows, u32 adaptive rows,
 //               f32 values (enrolled rows, then adaptive rows, row by row);
 //               then (version >= 2) the device lockout: u32 consecutive failures, u32 locked (0|1);
-//               then (version 3) u64 generation (version 1 and 2 stores are generation 0)
+//               then (version >= 3) u64 generation (version 1 and 2 stores are generation 0)
 //      (str = u32 byte length + bytes)
 // serialize()/deserialize() produce and read exactly these (plaintext) bytes.
 #pragma once
@@ -71,7 +75,7 @@ class TemplateStore {
   static constexpr const char* kFileName = "store.bin";
   static constexpr const char* kLockFileName = "store.lock";
   static constexpr const char* kGenerationFileName = "store.generation";
-  static constexpr uint32_t kFormatVersion = 3;
+  static constexpr uint32_t kFormatVersion = 4;
 
   TemplateStore() = default;
 
@@ -109,9 +113,10 @@ class TemplateStore {
   // Enrolls `user` with one embedding per row. The first add fixes the store's fingerprint and
   // width; later ones must match (Errc::bad_input: "template store DIR was made by model FP1, this
   // checkpoint is FP2"). An existing user is refused unless `replace` (which also clears their
-  // adaptive templates).
+  // adaptive templates). `liveness_model`: the identity of the liveness model that screened the
+  // enrollment frames ("" = none), recorded as UserTemplates::liveness_model.
   void add(const std::string& user, const Embeddings& embeddings, const std::string& fingerprint,
-           bool replace = false);
+           bool replace = false, const std::string& liveness_model = "");
   bool remove(const std::string& user);   // false when there was no such user
   std::vector<std::string> list() const;  // sorted
   bool contains(const std::string& user) const;
@@ -135,7 +140,7 @@ class TemplateStore {
   const std::string& created_utc() const { return created_utc_; }
   size_t size() const { return users_.size(); }
   const std::string& source() const { return source_; }  // the folder named in messages
-  uint64_t generation() const { return generation_; }  // saves so far (0: never saved as v3)
+  uint64_t generation() const { return generation_; }  // saves so far (0: never saved as v3+)
 
  private:
   static TemplateStore open_locked(const std::filesystem::path& dir, const StoreKey& key,

@@ -16,6 +16,9 @@ struct UserTemplates {
   Embeddings enrolled;      // enrollment embeddings; never changed by unlocks
   Embeddings adaptive;      // templates added by successful unlocks, oldest first
   std::string created_utc;  // enrollment time, ISO-8601 UTC ("2024-05-01T12:00:00Z")
+  // The liveness (PAD) model that screened every enrollment frame, as "FILE:FNV1A64" (the model
+  // file's name and the hash of its bytes, see enroll); "" when enrolled without a liveness check.
+  std::string liveness_model;
 
   Eigen::Index template_count() const { return enrolled.rows() + adaptive.rows(); }
   // Appends to the adaptive FIFO, evicting the oldest beyond `capacity` (0: nothing is kept).

@@ -1,15 +1,20 @@
 // The synthetic RGB-D face generator: procedural 3-D heads rendered with a z-buffer into a
 // 640x480 Kinect-like depth camera (fx ~ 525) and a registered 1280x960 colour camera. It writes
-// exactly the VAP layout, so every path of the reader is exercised. Deterministic for a seed.
+// exactly the VAP layout, so every path of the reader is exercised, optionally with presentation
+// attacks (attacks.hpp) and short bursts of consecutive frames (one unlock attempt each).
+// Deterministic for a seed.
 #pragma once
 
 #include <cstdint>
 #include <filesystem>
 #include <functional>
+#include <iterator>
 #include <string>
+#include <vector>
 
 #include <opencv2/core.hpp>
 
+#include "faceid/io/attacks.hpp"
 #include "faceid/io/face_truth.hpp"
 
 namespace faceid {
@@ -55,9 +60,14 @@ struct SynthOptions {
   bool compact = false;            // write 640x480 NNN_K_c.png + 16-bit NNN_K_d.png (small)
                                    // instead of 1280x960 32-bit BMP + text .dat (VAP-exact)
   bool overwrite = false;          // replace existing frames instead of keeping them
-  bool attacks = false;            // also write presentation attacks (photo, screen, mask) of
-                                   // every identity, session and pose under
-                                   // out/attacks/<type>/<person>/ (see attacks.hpp)
+  bool attacks = false;            // also write presentation attacks of every identity, session
+                                   // and pose under out/attacks/<type>/<person>/ (attacks.hpp)
+  std::vector<AttackType> attack_types{std::begin(kAttackTypes), std::end(kAttackTypes)};
+                                   // the instruments --attacks writes (--attack-types)
+  int bursts = 0;                  // 0: none; K in 2..8: for every person and pose of the last
+                                   // session, a live burst of K frames under
+                                   // out/bursts/live/<person>/NNN_F_{c,d} (and, with attacks,
+                                   // one per instrument under out/bursts/<type>/<person>/)
   Distractors distractors;         // per-frame distractor rates (--rate-*, --distractors none)
   int* frames_written = nullptr;   // if set, receives how many frames were rendered and written
                                    // (the others already existed and were kept)
@@ -76,12 +86,22 @@ SynthFrame render_synth_frame(uint64_t seed, int person, int session, int pose);
 SynthFrame render_synth_frame(uint64_t seed, int person, int session, int pose,
                               const Distractors& distractors);
 
+// Frame `frame` (1..8) of the live burst at (person, session, pose): frame 1 is
+// render_synth_frame's frame; frames 2..K add 66 ms of realistic change (a rigid micro-motion,
+// sometimes a blink, an expression change or a gaze shift) and their own sensor noise.
+SynthFrame render_live_burst_frame(uint64_t seed, int person, int session, int pose, int frame,
+                                   const Distractors& distractors);
+
 // The folder name of identity `person`, e.g. "synth_00042".
 std::string synth_person_name(int person);
 
+// How many frames generate_synth_dataset(options) renders or keeps: live, attacks and bursts.
+int synth_frame_count(const SynthOptions& options);
+
 // Writes the whole dataset; `progress(done, total)` is called from one thread at a time.
 // Files are written atomically; an existing complete frame is kept unless overwrite is set.
-// Every live frame gets ROOT/<person>/NNN_K_truth.yaml beside it (face_truth.hpp); attacks do not.
+// Every live frame gets ROOT/<person>/NNN_K_truth.yaml beside it (face_truth.hpp); attacks and
+// bursts do not. The manifest records the settings; a resume with other settings is refused.
 void generate_synth_dataset(const SynthOptions& options,
                             const std::function<void(int, int)>& progress = {});
 

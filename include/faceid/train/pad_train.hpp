@@ -26,6 +26,8 @@ struct PadTrainOptions {
   int threads = 0;              // CPU threads (0 = all cores)
   AugmentConfig augment;
   double target_bpcer = 0.005;  // calibrate the threshold to this BPCER
+  bool colour_invariance = false;  // also change the colour of training crops (per-channel gains,
+                                   // grey): features that survive a change of mask material
   std::function<void(const std::string&)> log;  // one line per epoch, when set
 };
 
