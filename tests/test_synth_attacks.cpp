@@ -332,6 +332,12 @@ TEST_CASE("synth bursts: the generator writes bursts of the chosen instruments",
   other.bursts = 1;
   CHECK(faceid::test::bad_input_message([&] { faceid::generate_synth_dataset(other); }).find("--bursts") !=
         std::string::npos);
+  // A set whose manifest predates attack_types holds the first attack renderer's frames: refused.
+  std::string old = faceid::read_file(o.out / "synth_manifest.yaml");
+  old.erase(old.find("attack_types:"), old.find('\n', old.find("attack_types:")) - old.find("attack_types:") + 1);
+  faceid::write_file_atomic(o.out / "synth_manifest.yaml", old);
+  CHECK(faceid::test::bad_input_message([&] { faceid::generate_synth_dataset(o); }).find("the first attack renderer") !=
+        std::string::npos);
 }
 
 TEST_CASE("synth CLI: --bursts and --attack-types", "[synth][attacks][cli]") {

@@ -104,6 +104,7 @@ UnlockBench bench_unlock_latency(const Config& config, const std::filesystem::pa
                                   config.preprocess);
 
   UnlockBench out;
+  std::vector<FaceCrop> burst;  // the last kBurstFrames crops: a burst attempt's frames
   for (int i = 0; i < warmup + calls; ++i) {
     const Frame& frame = frames[static_cast<size_t>(i) % frames.size()];
     const auto t0 = Clock::now();
@@ -122,6 +123,17 @@ UnlockBench bench_unlock_latency(const Config& config, const std::filesystem::pa
     const double wall = std::chrono::duration<double>(Clock::now() - t0).count();
     if (d.outcome != UnlockOutcome::accepted) {
       throw_internal(fmt::format("unlock bench: attempt {} was {}", i, to_string(d.outcome)));
+    }
+    // Liveness of a burst attempt of kBurstFrames frames (outside the single-frame figures).
+    if (burst.size() == kBurstFrames) burst.erase(burst.begin());
+    burst.push_back(pre.crop);
+    if (burst.size() == kBurstFrames && i >= warmup) {
+      std::vector<const FaceCrop*> frames;
+      for (const auto& c : burst) frames.push_back(&c);
+      const double b0 = thread_cpu_seconds();
+      const BurstDecision bd = liveness.assess_burst(frames);
+      out.burst_liveness_cpu_ms.push_back(1e3 * (thread_cpu_seconds() - b0));
+      if (bd.frames.empty()) throw_internal("unlock bench: a burst scored no frame");
     }
     if (i >= warmup) {
       out.total.wall.push_back(1e3 * wall);

@@ -229,6 +229,7 @@ class Suite {
       append(all.embed_cpu_ms, u.embed_cpu_ms);
       append(all.liveness_cpu_ms, u.liveness_cpu_ms);
       append(all.match_cpu_ms, u.match_cpu_ms);
+      append(all.burst_liveness_cpu_ms, u.burst_liveness_cpu_ms);
     }
     set_bench_threads(rq_.threads);
     const std::string name =
@@ -239,6 +240,7 @@ class Suite {
       emit_(figure(name + ".cpu.embed", "ms of thread CPU time", all.embed_cpu_ms, true));
       emit_(figure(name + ".cpu.liveness", "ms of thread CPU time", all.liveness_cpu_ms, true));
       emit_(figure(name + ".cpu.match", "ms of thread CPU time", all.match_cpu_ms, true));
+      emit_(figure(name + ".cpu.liveness_burst4", "ms of thread CPU time", all.burst_liveness_cpu_ms, true));
     }
   }
 

@@ -167,8 +167,12 @@ void check_existing_manifest(const fs::path& path, const SynthOptions& o) {
     const std::string ours = YAML::Dump(YAML::Load(distractor_text(o.distractors)));
     if (rates != ours) refuse(fmt::format("distractors {} (this run: {})", rates, ours));
     // Attacks and bursts may be added to a set that has none; ones already there must match. A
-    // manifest from before attack_types was recorded had the first three instruments.
+    // manifest from before attack_types was recorded holds the first attack renderer's photos,
+    // screens and masks (no hands, one print size): their frames would be kept, so refuse.
     const bool had_attacks = node["attacks"] && node["attacks"].as<bool>();
+    if (had_attacks && o.attacks && !node["attack_types"]) {
+      refuse("the first attack renderer (photo, screen and mask without hands, bodies or other makes)");
+    }
     const std::string types =
         node["attack_types"] ? YAML::Dump(node["attack_types"]) : std::string(had_attacks ? "[photo, screen, mask]" : "[]");
     const std::string our_types = YAML::Dump(YAML::Load(attack_types_text(o)));

@@ -156,7 +156,10 @@ struct UnlockBench {
   std::vector<double> embed_cpu_ms;
   std::vector<double> liveness_cpu_ms;  // PadNet + the depth-relief fit of the crop
   std::vector<double> match_cpu_ms;
+  std::vector<double> burst_liveness_cpu_ms;  // LivenessDetector::assess_burst of kBurstFrames crops
 };
+// The burst attempt the unlock bench times: the frames synth --bursts 4 writes.
+inline constexpr size_t kBurstFrames = 4;
 UnlockBench bench_unlock_latency(const Config& config, const std::filesystem::path& dataset_root,
                                  const std::filesystem::path& work_dir, int threads, int calls,
                                  int warmup);
