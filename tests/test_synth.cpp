@@ -21,6 +21,7 @@
 #include <opencv2/imgcodecs.hpp>
 
 #include "faceid/core/error.hpp"
+#include "synth_test_util.hpp"
 #include "faceid/core/fs.hpp"
 #include "faceid/io/dataset.hpp"
 #include "faceid/io/depth_io.hpp"
@@ -34,23 +35,8 @@ namespace fs = std::filesystem;
 
 namespace {
 
-// A fresh temporary folder, removed when the test ends.
-struct TempDir {
-  fs::path path;
-  explicit TempDir(const std::string& name) {
-    path = fs::temp_directory_path() / fmt::format("faceid_test_{}_{}", name, ::getpid());
-    fs::remove_all(path);
-    fs::create_directories(path);
-  }
-  ~TempDir() {
-    std::error_code ec;
-    fs::remove_all(path, ec);
-  }
-};
-
-bool same_mat(const cv::Mat& a, const cv::Mat& b) {
-  return a.size() == b.size() && a.type() == b.type() && cv::norm(a, b, cv::NORM_INF) == 0;
-}
+using TempDir = faceid::test::SynthTempDir;
+using faceid::test::same_mat;
 
 // Test-local parser of the VAP text format (the reader lives in another part of the library).
 std::vector<std::vector<int>> parse_dat(const std::string& text) {

@@ -16,6 +16,7 @@
 #include <vector>
 
 #include "faceid/core/error.hpp"
+#include "synth_test_util.hpp"
 #include "faceid/core/fs.hpp"
 #include "faceid/io/dataset.hpp"
 #include "faceid/preprocess/preprocess.hpp"
@@ -31,22 +32,8 @@ namespace {
 
 constexpr uint64_t kSeed = 11;
 
-struct TempDir {
-  fs::path path;
-  explicit TempDir(const std::string& name) {
-    path = fs::temp_directory_path() / fmt::format("faceid_test_{}_{}", name, ::getpid());
-    fs::remove_all(path);
-    fs::create_directories(path);
-  }
-  ~TempDir() {
-    std::error_code ec;
-    fs::remove_all(path, ec);
-  }
-};
-
-bool same_mat(const cv::Mat& a, const cv::Mat& b) {
-  return a.size() == b.size() && a.type() == b.type() && cv::norm(a, b, cv::NORM_INF) == 0;
-}
+using TempDir = faceid::test::SynthTempDir;
+using faceid::test::same_mat;
 
 // The live face of the clean scene (where a mask sits): its depth pixel and Z.
 struct LiveFace {
