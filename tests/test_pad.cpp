@@ -452,6 +452,14 @@ TEST_CASE("pad: train_pad and unlock_sim --attacks end to end, bad inputs exit 2
   CHECK(run_app("unlock_sim", fmt::format("--checkpoint {} --data {} --bursts --pad-model {} --out {}/b2",
                                           ckpt, data, model, dir.string()), &out) == 2);
   CHECK_THAT(out, Catch::Contains("no bursts (make them with synth --bursts K)"));
+  // The shipped model keeps its crops compact in memory (data.compact_crops): the attack and burst
+  // evaluations read full crops all the same (they once handed the embedder empty ones).
+  const std::string shipped_pad = (dir / "shipped_pad.bin").string();
+  REQUIRE(run_app("train_pad", fmt::format("--data {} --checkpoint {}/models/faceid_rgbd_v1.pt --out {} --epochs 1 "
+                                           "--width 4 --threads 1", data, FACEID_SOURCE_DIR, shipped_pad), &out) == 0);
+  REQUIRE(run_app("unlock_sim", fmt::format("--data {} --attacks --bursts --pad-model {} --enroll-frames 3 --out {}/shipped "
+                                            "--threads 1", test, shipped_pad, dir.string()), &out) == 0);
+  CHECK_THAT(out, Catch::Contains("burst attempts (liveness on the burst"));
 
   // Bad inputs: a data root without attacks; an old YAML model; a model of another preprocessing.
   CHECK(run_app("train_pad", fmt::format("--data {} --checkpoint {} --out {}/x.bin", faceid::test::smoke_dataset().string(),

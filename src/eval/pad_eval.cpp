@@ -32,6 +32,7 @@ FrameStore load_store(const Dataset& dataset, const std::vector<std::string>& pe
   dc.cache_dir.clear();  // attack roots are not the configured data root: keep it in memory
   dc.memory_cache = true;
   dc.max_frames_per_person = 0;
+  dc.compact_crops = false;  // liveness and the embedder read the crops' floats (crops_of)
   return FrameStore::load(dataset, present(dataset, persons), dc, preprocess);
 }
 
