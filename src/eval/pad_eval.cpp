@@ -246,12 +246,20 @@ BurstSet prepare_bursts(const Embedder& embedder, const Dataset& dataset, const 
 
 namespace {
 
-void score_burst_kind(const BurstSet::Bursts& b, const LivenessDetector& detector, std::vector<double>& scores,
-                      std::vector<double>& motion) {
+// Scores (and motion) of every burst of `b`; a burst with no face in any frame scores 0 when
+// `keep_no_face` (an attack that cannot unlock), else it is left out (a bona fide failure to
+// acquire, as still frames without a face are) and counted in `no_face`.
+void score_burst_kind(const BurstSet::Bursts& b, const LivenessDetector& detector, bool keep_no_face,
+                      std::vector<double>& scores, std::vector<double>& distances, std::vector<double>& motion,
+                      size_t& no_face) {
   const std::vector<const FaceCrop*> crops = crops_of(b.store);
-  for (const auto& rows : b.bursts) {
+  for (size_t k = 0; k < b.bursts.size(); ++k) {
+    const auto& rows = b.bursts[k];
     if (rows.empty()) {
+      ++no_face;
+      if (!keep_no_face) continue;
       scores.push_back(0.0);
+      distances.push_back(b.distances[k]);
       motion.push_back(0.0);
       continue;
     }
@@ -259,6 +267,7 @@ void score_burst_kind(const BurstSet::Bursts& b, const LivenessDetector& detecto
     for (size_t r : rows) frames.push_back(crops[r]);
     const BurstDecision d = detector.assess_burst(frames);
     scores.push_back(d.score);
+    distances.push_back(b.distances[k]);
     motion.push_back(d.motion.nonrigid);
   }
 }
@@ -275,23 +284,27 @@ double share_above(const std::vector<double>& v, double level) {
 
 BurstEvaluation score_bursts(const BurstSet& set, const LivenessDetector& detector) {
   BurstEvaluation out;
-  std::vector<double> live_scores;
-  score_burst_kind(set.live, detector, live_scores, out.live_motion);
+  std::vector<double> live_scores, live_distances;
+  score_burst_kind(set.live, detector, false, live_scores, live_distances, out.live_motion, out.live_no_face);
   std::vector<AttackPresentations> attacks;
   for (const auto& b : set.attacks) {
     AttackPresentations p;
     p.type = b.kind;
-    p.distances = b.distances;
     out.attack_motion.emplace_back();
-    score_burst_kind(b, detector, p.scores, out.attack_motion.back());
+    size_t no_face = 0;
+    score_burst_kind(b, detector, true, p.scores, p.distances, out.attack_motion.back(), no_face);
     attacks.push_back(std::move(p));
   }
-  out.report = pad_report(live_scores, set.live.distances, attacks, detector.threshold(), set.match_threshold);
+  out.report = pad_report(live_scores, live_distances, attacks, detector.threshold(), set.match_threshold);
   return out;
 }
 
 std::string format_burst_evaluation(const BurstEvaluation& e) {
-  std::string s = "burst attempts (liveness on the burst, match on the mean embedding):\n" + format_pad_report(e.report);
+  std::string s = fmt::format(
+      "burst attempts (liveness on the burst, match on the mean embedding; {} bona fide burst(s) with no face in "
+      "any frame left out, as still frames without a face are):\n",
+      e.live_no_face);
+  s += format_pad_report(e.report);
   s += "  rigid-versus-living evidence (share of bursts with nonrigid ratio > 1.5 / 2 / 3):\n";
   auto line = [&](const std::string& kind, const std::vector<double>& v) {
     s += fmt::format("    {:<13} {:6.2f}% {:6.2f}% {:6.2f}%\n", kind, 100 * share_above(v, kMotionLevels[0]),
@@ -304,6 +317,7 @@ std::string format_burst_evaluation(const BurstEvaluation& e) {
 
 std::string burst_evaluation_json(const BurstEvaluation& e) {
   Json j = Json::parse(pad_report_json(e.report));
+  j["bona_fide_no_face"] = e.live_no_face;
   Json motion = Json::object();
   auto shares = [&](const std::vector<double>& v) {
     Json m = Json::object();

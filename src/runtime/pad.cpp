@@ -322,7 +322,7 @@ BurstDecision LivenessDetector::assess_burst(const std::vector<const FaceCrop*>&
                           : geometric_pass(fit_depth_geometry(*frames[i], preprocess_), min_relief_mm_);
     b.geometric_passes += pass ? 1 : 0;
   }
-  b.geometric_pass = 2 * b.geometric_passes > static_cast<int>(frames.size());
+  b.geometric_pass = 2 * b.geometric_passes >= static_cast<int>(frames.size());
   for (const auto& d : b.frames) b.learned += d.learned;
   b.learned /= static_cast<double>(b.frames.size());
   b.score = b.geometric_pass ? b.learned : 0.0;

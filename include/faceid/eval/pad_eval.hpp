@@ -70,8 +70,8 @@ PadReport evaluate_presentation_attacks(const Embedder& embedder, const Liveness
 // (one per pose NNN, frames F in order), ROOT/bursts/<type>/<person>/NNN_F_* the attack bursts on
 // that person. Enrollment as prepare_presentations (from the still frames of ROOT). An attempt
 // is scored by LivenessDetector::assess_burst on the frames where a face was found and matched
-// with burst_embedding (faceid/runtime/unlock.hpp); a burst with no face at all scores 0, distance
-// NaN.
+// with burst_embedding (faceid/runtime/unlock.hpp); an attack burst with no face at all scores 0,
+// distance NaN (it cannot unlock); a bona fide one is a failure to acquire, counted apart.
 struct BurstSet {
   double match_threshold = 0;
   struct Bursts {
@@ -89,7 +89,9 @@ BurstSet prepare_bursts(const Embedder& embedder, const Dataset& dataset, const 
                         const DataConfig& data, const UnlockConfig& unlock, double match_threshold);
 
 struct BurstEvaluation {
-  PadReport report;                          // burst-level: one presentation per burst
+  PadReport report;                          // burst-level: one presentation per burst (bona fide
+                                             // bursts with no face in any frame left out)
+  size_t live_no_face = 0;                   // those bona fide bursts (failures to acquire)
   std::vector<double> live_motion;           // BurstMotion::nonrigid per bona fide burst
   std::vector<std::vector<double>> attack_motion;  // per attack kind (report.attacks order)
 };

@@ -136,12 +136,13 @@ struct PadDecision {
 inline constexpr int kBurstScoredFrames = 2;
 
 // The liveness verdict on a burst: the frames' decisions, their mean learned score, the geometric
-// check of every frame (more than half must pass), the motion evidence.
+// check of every frame (at least half must pass: a hand passing in front of one frame of two does
+// not refuse the attempt), the motion evidence.
 struct BurstDecision {
   std::vector<PadDecision> frames;  // the scored frames' decisions, in burst order
   std::vector<int> scored;          // their indices in the burst
   int geometric_passes = 0;         // frames of the whole burst passing the geometric check
-  bool geometric_pass = false;      // 2 * geometric_passes > burst frames
+  bool geometric_pass = false;      // 2 * geometric_passes >= burst frames
   double learned = 0;               // mean learned score of the scored frames
   double score = 0;                 // learned when geometric_pass, else 0
   BurstMotion motion;               // reported; not part of the verdict (docs/pad.md, bursts)
